@@ -1,0 +1,134 @@
+"""Domain errors that carry their HTTP status.
+
+Services raise these; one error handler (``core.web``) renders them as an HTML page or as
+``application/problem+json`` (RFC 9457). An expected conflict is never a 500.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FieldError:
+    """One problem with one input field, optionally on one row of an upload (1-based line)."""
+
+    field: str
+    message: str
+    row: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.row is not None:
+            out["row"] = self.row
+        return out
+
+
+class DomainError(Exception):
+    """Base of every expected business error."""
+
+    status: int = 400
+    type_slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    @property
+    def type_uri(self) -> str:
+        return f"/problems/{self.type_slug}"
+
+    def problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class NotFound(DomainError):
+    """The object does not exist *or the caller may not know that it exists*."""
+
+    status = 404
+    type_slug = "not-found"
+    title = "Not found"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    type_slug = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    status = 403
+    type_slug = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (illegal transition, stale version)."""
+
+    status = 409
+    type_slug = "conflict"
+    title = "Conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    type_slug = "too-many-requests"
+    title = "Too many requests"
+
+
+class Invalid(DomainError):
+    """Bad input: every problem is listed, nothing is written."""
+
+    status = 422
+    type_slug = "invalid"
+    title = "Invalid input"
+
+    def __init__(
+        self,
+        errors: list[FieldError] | FieldError | None = None,
+        detail: str | None = None,
+    ) -> None:
+        if isinstance(errors, FieldError):
+            errors = [errors]
+        self.errors: list[FieldError] = list(errors or [])
+        if detail is None and self.errors:
+            detail = "; ".join(
+                (f"row {e.row}: " if e.row is not None else "") + f"{e.field}: {e.message}"
+                for e in self.errors[:20]
+            )
+        super().__init__(detail)
+
+    @classmethod
+    def one(cls, field: str, message: str, row: int | None = None) -> "Invalid":
+        return cls([FieldError(field, message, row)])
+
+    def problem(self) -> dict[str, Any]:
+        body = super().problem()
+        body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+
+@dataclass
+class ErrorCollector:
+    """Collects field errors across a whole input so all of them are reported at once."""
+
+    errors: list[FieldError] = field(default_factory=list)
+
+    def add(self, field_name: str, message: str, row: int | None = None) -> None:
+        self.errors.append(FieldError(field_name, message, row))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise Invalid(self.errors)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)

@@ -1,0 +1,146 @@
+"""The one state-machine helper every workflow uses.
+
+A workflow declares its statuses as an Enum and its moves as one table of ``Move`` rows next to
+the model. ``Workflow.transition`` checks the move (and the caller's permission for it),
+checks the version the caller saw, stamps who and when, writes the audit record and sends the
+``status_changed`` signal. An illegal move raises ``IllegalTransition`` — a 409 with the
+current status in the body — never a silent no-op.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from sqlmodel import Session
+
+from core import audit
+from core.errors import Conflict, Forbidden
+from core.events import status_changed
+from core.permissions import Actor
+from core.types import utcnow
+
+
+class IllegalTransition(Conflict):
+    type_slug = "illegal-transition"
+    title = "Illegal transition"
+
+
+class StaleVersion(Conflict):
+    type_slug = "stale-version"
+    title = "The record was changed by someone else"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One allowed move: ``action`` takes an object from any of ``sources`` to ``target``."""
+
+    action: str
+    sources: frozenset[enum.Enum]
+    target: enum.Enum
+    permission: str | None = None  # None: the service decides who may (e.g. the scheduler)
+
+    @classmethod
+    def of(cls, action: str, sources: enum.Enum | Iterable[enum.Enum], target: enum.Enum,
+           permission: str | None = None) -> "Move":
+        if isinstance(sources, enum.Enum):
+            sources = [sources]
+        return cls(action, frozenset(sources), target, permission)
+
+
+@dataclass
+class Workflow:
+    """A named state machine over ``status_enum`` with the moves in ``moves``."""
+
+    name: str
+    status_enum: type[enum.Enum]
+    moves: list[Move]
+    status_attr: str = "status"
+    _by_action: dict[str, list[Move]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_action = {}
+        for move in self.moves:
+            for s in move.sources:
+                if not isinstance(s, self.status_enum):
+                    raise TypeError(f"{self.name}: {s!r} is not a {self.status_enum.__name__}")
+            self._by_action.setdefault(move.action, []).append(move)
+        # Each (source, action) pair must be unambiguous.
+        seen: set[tuple[Any, str]] = set()
+        for move in self.moves:
+            for s in move.sources:
+                if (s, move.action) in seen:
+                    raise ValueError(f"{self.name}: duplicate move {move.action} from {s.value}")
+                seen.add((s, move.action))
+
+    @property
+    def actions(self) -> list[str]:
+        return list(self._by_action)
+
+    def find(self, current: enum.Enum, action: str) -> Move | None:
+        for move in self._by_action.get(action, []):
+            if current in move.sources:
+                return move
+        return None
+
+    def allowed_actions(self, obj: Any, actor: Actor | None = None) -> list[str]:
+        """Actions possible from the object's status (and, given an actor, permitted to it)."""
+        current = getattr(obj, self.status_attr)
+        out = []
+        for action in self._by_action:
+            move = self.find(current, action)
+            if move and (actor is None or move.permission is None or actor.can(move.permission)):
+                out.append(action)
+        return out
+
+    def transition(
+        self,
+        session: Session,
+        obj: Any,
+        action: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        before_commit: Callable[[Any], None] | None = None,
+    ) -> Any:
+        current = getattr(obj, self.status_attr)
+        move = self.find(current, action)
+        if move is None:
+            if action not in self._by_action:
+                raise IllegalTransition(f"unknown action {action!r} for {self.name}",
+                                        current_status=current.value, action=action)
+            raise IllegalTransition(
+                f"{self.name} cannot {action} from {current.value}",
+                current_status=current.value, action=action)
+        if move.permission is not None and not actor.can(move.permission):
+            raise Forbidden(f"not allowed to {action} a {self.name}")
+        version = getattr(obj, "version", None)
+        if expected_version is not None and version is not None and expected_version != version:
+            raise StaleVersion(
+                f"{self.name} {obj.id} is at version {version}, not {expected_version}",
+                current_status=current.value, current_version=version)
+        setattr(obj, self.status_attr, move.target)
+        now = utcnow()
+        if hasattr(obj, "status_changed_at"):
+            obj.status_changed_at = now
+        if hasattr(obj, "status_changed_by"):
+            obj.status_changed_by = actor.user_id
+        if hasattr(obj, "updated_at"):
+            obj.updated_at = now
+        if before_commit is not None:
+            before_commit(obj)
+        session.add(obj)
+        session.flush()
+        after: dict[str, Any] = {"status": move.target.value}
+        if reason:
+            after["reason"] = reason
+        if details:
+            after.update(details)
+        audit.record(session, actor, f"{self.name}.{action}", self.name, obj.id,
+                     before={"status": current.value}, after=after,
+                     org_id=getattr(obj, "org_id", None))
+        status_changed.send(self.name, obj=obj, action=action, source=current,
+                            target=move.target, actor=actor, session=session)
+        return obj

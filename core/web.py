@@ -1,0 +1,168 @@
+"""The web layer's shared machinery: the permission decorator that also owns the request's
+transaction, the current actor, and the error handlers (HTML page or problem+json)."""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from core.auth import actor_for_token, actor_for_user
+from core.db import commit_request_session, get_session
+from core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from core.permissions import AUTHENTICATED, PUBLIC, Actor, is_declared
+
+log = logging.getLogger("yaocai.web")
+
+PERMISSION_ATTR = "__permission__"
+
+
+def client_ip() -> str:
+    # Behind the bureau's reverse proxy, ProxyFix (configured in create_app) sets remote_addr.
+    return request.remote_addr or "unknown"
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json",
+                                                "application/problem+json"])
+    return best in ("application/json", "application/problem+json")
+
+
+def current_actor() -> Actor | None:
+    """The actor of this request: a bearer token, the logged-in user, or None."""
+    if "actor" in g:
+        return g.actor
+    actor: Actor | None = None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        actor = actor_for_token(get_session(), header[7:].strip(), ip=client_ip())
+        if actor is None:
+            raise Unauthorized("invalid, expired or revoked API token")
+        g.token_auth = True
+    elif current_user.is_authenticated:
+        actor = actor_for_user(get_session(), current_user.user, ip=client_ip())
+    g.actor = actor
+    return actor
+
+
+def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare and enforce the permission of a view or API route, and own its transaction.
+
+    The view runs; if it returns normally the request's session is committed once, before the
+    response leaves; any exception rolls everything back (teardown). Services never commit.
+    """
+    if not is_declared(permission):
+        raise ValueError(f"undeclared permission {permission!r}")
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if permission != PUBLIC:
+                actor = current_actor()
+                if actor is None:
+                    if wants_json():
+                        raise Unauthorized("log in or send an API token")
+                    from flask_login import login_manager  # noqa: F401
+                    from flask import current_app
+                    return current_app.login_manager.unauthorized()
+                if (request.method not in ("GET", "HEAD", "OPTIONS")
+                        and request.path.startswith("/api/") and not g.get("token_auth")):
+                    # A browser session writing to the API must prove it is this site.
+                    from core.app import csrf
+                    csrf.protect()
+                if not actor.can(permission):
+                    raise Forbidden("you do not have the permission for this page",
+                                    permission=permission)
+            rv = view(*args, **kwargs)
+            commit_request_session()
+            return rv
+
+        setattr(wrapper, PERMISSION_ATTR, permission)
+        return wrapper
+
+    return decorate
+
+
+def mark_public(app: Flask, endpoint: str) -> None:
+    """Declare a framework-made route (static files, API docs) as public."""
+    view = app.view_functions[endpoint]
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    setattr(wrapper, PERMISSION_ATTR, PUBLIC)
+    app.view_functions[endpoint] = wrapper
+
+
+def openapi_validation_error(exc: Any) -> Any:
+    """flask-openapi3 validation failures as a 422 problem naming each field."""
+    from core.errors import FieldError, Invalid
+    errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+              for e in exc.errors()]
+    return problem_response(Invalid(errors))
+
+
+def problem_response(exc: DomainError) -> Any:
+    body = exc.problem()
+    body["instance"] = request.path
+    resp = jsonify(body)
+    resp.status_code = exc.status
+    resp.mimetype = "application/problem+json"
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="yaocai"'
+    return resp
+
+
+def render_domain_error(exc: DomainError) -> Any:
+    if wants_json():
+        return problem_response(exc)
+    return render_template("errors/error.html", error=exc), exc.status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Any:
+        if exc.status >= 500:
+            log.error("domain error", exc_info=exc)
+        return render_domain_error(exc)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError) -> Any:
+        return render_domain_error(Conflict("the record was changed by someone else; "
+                                            "reload and retry"))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        mapped: DomainError
+        if exc.code == 404:
+            mapped = NotFound("no such page")
+        elif exc.code == 400 and "CSRF" in (exc.description or ""):
+            mapped = Forbidden("the form expired or was not sent from this site; "
+                               "reload the page and try again")
+            mapped.type_slug = "csrf"
+        else:
+            mapped = DomainError(exc.description)
+            mapped.status = exc.code or 500
+            mapped.title = exc.name
+            mapped.type_slug = (exc.name or "error").lower().replace(" ", "-")
+        return render_domain_error(mapped)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        err = DomainError("an unexpected error occurred; it has been logged")
+        err.status = 500
+        err.title = "Internal error"
+        err.type_slug = "internal"
+        return render_domain_error(err)
+
+
+__all__ = ["requires", "current_actor", "mark_public", "register_error_handlers", "PUBLIC",
+           "AUTHENTICATED", "client_ip", "wants_json", "PERMISSION_ATTR"]
