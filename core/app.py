@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
-from flask import g, request, session as flask_session
+from flask import g, request
+from flask import session as flask_session
 from flask_babel import Babel
 from flask_login import LoginManager, UserMixin
 from flask_openapi3 import Info, OpenAPI
@@ -104,7 +106,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> OpenAPI:
     register_error_handlers(app)
 
     # Business modules register their blueprints, jobs, permissions and navigation.
-    from core import api as core_api, cli as core_cli, views as core_views
+    from core import api as core_api
+    from core import cli as core_cli
+    from core import views as core_views
     core_views.init_app(app)
     core_api.init_app(app)
     core_cli.init_app(app)

@@ -7,8 +7,8 @@ command. Jobs enqueued inside a transaction are sent only after it commits (see
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context

@@ -108,7 +108,7 @@ class Invalid(DomainError):
         super().__init__(detail)
 
     @classmethod
-    def one(cls, field: str, message: str, row: int | None = None) -> "Invalid":
+    def one(cls, field: str, message: str, row: int | None = None) -> Invalid:
         return cls([FieldError(field, message, row)])
 
     def problem(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Turning submitted form or JSON data into validated input models (the boundary)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict

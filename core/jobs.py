@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import dramatiq
 import sqlalchemy as sa
@@ -277,8 +278,8 @@ def requeue_stale(app: Any, *, include_unleased: bool = False,
 
 def requeue_job(session: Session, actor: Actor, job_id: int) -> Job:
     """Bureau admin: run a dead job again."""
-    from core.scoping import get_readable
     from core import audit
+    from core.scoping import get_readable
     row = get_readable(session, Job, job_id, actor)
     if row.status != JobStatus.dead:
         raise Conflict("only a dead job can be requeued", current_status=row.status.value)

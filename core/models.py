@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
@@ -61,20 +61,20 @@ class Organisation(Versioned, table=True):
 
     __tablename__ = "organisation"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: OrgKind = enum_field(OrgKind, index=True)
     name: str = Field(max_length=200, index=True)
-    short_name: Optional[str] = Field(default=None, max_length=60)
+    short_name: str | None = Field(default=None, max_length=60)
     code: str = Field(max_length=32, unique=True)
     region_code: str = Field(max_length=6, index=True)
     status: OrgStatus = enum_field(OrgStatus, OrgStatus.active, index=True)
-    contact_name: Optional[str] = Field(default=None, max_length=60)
-    contact_phone: Optional[str] = Field(default=None, max_length=40)
-    address: Optional[str] = Field(default=None, max_length=300)
+    contact_name: str | None = Field(default=None, max_length=60)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=300)
     created_at: datetime = ts_field()
     updated_at: datetime = ts_field()
-    status_changed_at: Optional[datetime] = ts_field(nullable=True)
-    status_changed_by: Optional[int] = Field(default=None)
+    status_changed_at: datetime | None = ts_field(nullable=True)
+    status_changed_by: int | None = Field(default=None)
 
 
 class Role(str, enum.Enum):
@@ -91,18 +91,18 @@ class User(Versioned, table=True):
 
     __tablename__ = "user_account"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id", index=True)
     username: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=100)
-    email: Optional[str] = Field(default=None, max_length=200)
-    phone: Optional[str] = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
     password_hash: str = Field(max_length=255)
     disabled: bool = Field(default=False, nullable=False)
-    locale: Optional[str] = Field(default=None, max_length=10)
+    locale: str | None = Field(default=None, max_length=10)
     # Bumped on password change or disable: invalidates every existing login session.
     session_epoch: int = Field(default=1, nullable=False)
-    last_login_at: Optional[datetime] = ts_field(nullable=True)
+    last_login_at: datetime | None = ts_field(nullable=True)
     created_at: datetime = ts_field()
     updated_at: datetime = ts_field()
 
@@ -123,7 +123,7 @@ class LoginAttempt(SQLModel, table=True):
         sa.Index("ix_login_attempt_ip_at", "ip", "at"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64)
     ip: str = Field(max_length=64)
     at: datetime = ts_field()
@@ -138,7 +138,7 @@ class ApiToken(SQLModel, table=True):
 
     __tablename__ = "api_token"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=16, index=True)
@@ -146,10 +146,10 @@ class ApiToken(SQLModel, table=True):
     scopes: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     created_by: int = Field(foreign_key="user_account.id")
     created_at: datetime = ts_field()
-    expires_at: Optional[datetime] = ts_field(nullable=True)
-    last_used_at: Optional[datetime] = ts_field(nullable=True)
-    revoked_at: Optional[datetime] = ts_field(nullable=True)
-    revoked_by: Optional[int] = Field(default=None, foreign_key="user_account.id")
+    expires_at: datetime | None = ts_field(nullable=True)
+    last_used_at: datetime | None = ts_field(nullable=True)
+    revoked_at: datetime | None = ts_field(nullable=True)
+    revoked_by: int | None = Field(default=None, foreign_key="user_account.id")
 
 
 class AuditLog(SQLModel, table=True):
@@ -157,19 +157,19 @@ class AuditLog(SQLModel, table=True):
 
     __tablename__ = "audit_log"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(unique=True)
     at: datetime = ts_field(index=True)
-    actor_user_id: Optional[int] = Field(default=None, index=True)
-    actor_token_id: Optional[int] = Field(default=None)
+    actor_user_id: int | None = Field(default=None, index=True)
+    actor_token_id: int | None = Field(default=None)
     actor_name: str = Field(max_length=100)
-    org_id: Optional[int] = Field(default=None, index=True)
+    org_id: int | None = Field(default=None, index=True)
     action: str = Field(max_length=80, index=True)
     object_type: str = Field(max_length=60)
-    object_id: Optional[str] = Field(default=None, max_length=60)
-    before: Optional[dict] = Field(default=None, sa_type=sa.JSON)
-    after: Optional[dict] = Field(default=None, sa_type=sa.JSON)
-    ip: Optional[str] = Field(default=None, max_length=64)
+    object_id: str | None = Field(default=None, max_length=60)
+    before: dict | None = Field(default=None, sa_type=sa.JSON)
+    after: dict | None = Field(default=None, sa_type=sa.JSON)
+    ip: str | None = Field(default=None, max_length=64)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -199,19 +199,19 @@ class Job(SQLModel, table=True):
 
     __tablename__ = "job"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     actor: str = Field(max_length=100, index=True)
     args: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     # Unique key for deduplication: a scheduler tick or an idempotent request enqueues once.
-    dedupe_key: Optional[str] = Field(default=None, max_length=200, unique=True)
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
     status: JobStatus = enum_field(JobStatus, JobStatus.queued, index=True)
     attempts: int = Field(default=0, nullable=False)
     max_attempts: int = Field(default=4, nullable=False)
-    result: Optional[dict] = Field(default=None, sa_type=sa.JSON)
-    error: Optional[str] = Field(default=None, sa_type=sa.Text)
-    org_id: Optional[int] = Field(default=None, index=True)
-    created_by: Optional[int] = Field(default=None)
+    result: dict | None = Field(default=None, sa_type=sa.JSON)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    org_id: int | None = Field(default=None, index=True)
+    created_by: int | None = Field(default=None)
     created_at: datetime = ts_field(index=True)
-    started_at: Optional[datetime] = ts_field(nullable=True)
-    finished_at: Optional[datetime] = ts_field(nullable=True)
-    lease_until: Optional[datetime] = ts_field(nullable=True)
+    started_at: datetime | None = ts_field(nullable=True)
+    finished_at: datetime | None = ts_field(nullable=True)
+    lease_until: datetime | None = ts_field(nullable=True)

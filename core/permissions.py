@@ -91,7 +91,7 @@ class Actor:
     system: bool = False
 
     @classmethod
-    def system_actor(cls, name: str = "system") -> "Actor":
+    def system_actor(cls, name: str = "system") -> Actor:
         return cls(org_id=None, org_kind=None, name=name, system=True)
 
     def can(self, permission: str) -> bool:

@@ -14,12 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, func, select
 
 from core import audit, codes
-from core.auth import (MIN_PASSWORD_LENGTH, hash_password, new_token_secret, token_digest,
-                       user_roles, verify_password)
+from core.auth import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    new_token_secret,
+    token_digest,
+    user_roles,
+    verify_password,
+)
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
 from core.models import ApiToken, Organisation, OrgKind, OrgStatus, User, UserRole
-from core.permissions import (ORG_MANAGE, TOKEN_MANAGE, USER_MANAGE, Actor, grantable_scopes,
-                              roles_for_kind)
+from core.permissions import (
+    ORG_MANAGE,
+    TOKEN_MANAGE,
+    USER_MANAGE,
+    Actor,
+    grantable_scopes,
+    roles_for_kind,
+)
 from core.scoping import get_readable, readable_by
 from core.states import Move, Workflow
 from core.types import utcnow

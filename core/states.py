@@ -9,8 +9,9 @@ current status in the body — never a silent no-op.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlmodel import Session
 
@@ -42,7 +43,7 @@ class Move:
 
     @classmethod
     def of(cls, action: str, sources: enum.Enum | Iterable[enum.Enum], target: enum.Enum,
-           permission: str | None = None) -> "Move":
+           permission: str | None = None) -> Move:
         if isinstance(sources, enum.Enum):
             sources = [sources]
         return cls(action, frozenset(sources), target, permission)

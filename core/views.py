@@ -6,8 +6,17 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import (Blueprint, Flask, abort, flash, make_response, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlmodel import select
@@ -19,10 +28,22 @@ from core.errors import Invalid
 from core.forms import parse
 from core.models import AuditLog, Job, JobStatus, Organisation, OrgKind, OrgStatus
 from core.nav import NavItem, items_for, register
-from core.permissions import (AUDIT_READ, AUTHENTICATED, JOB_MANAGE, JOB_READ, ORG_MANAGE,
-                              ORG_READ, PUBLIC, TOKEN_MANAGE, USER_MANAGE, USER_READ,
-                              grantable_scopes, roles_for_kind, role_labels,
-                              declared_permissions)
+from core.permissions import (
+    AUDIT_READ,
+    AUTHENTICATED,
+    JOB_MANAGE,
+    JOB_READ,
+    ORG_MANAGE,
+    ORG_READ,
+    PUBLIC,
+    TOKEN_MANAGE,
+    USER_MANAGE,
+    USER_READ,
+    declared_permissions,
+    grantable_scopes,
+    role_labels,
+    roles_for_kind,
+)
 from core.scoping import get_readable, readable_by
 from core.web import client_ip, current_actor, requires
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_login import current_user
@@ -68,8 +69,8 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 if actor is None:
                     if wants_json():
                         raise Unauthorized("log in or send an API token")
-                    from flask_login import login_manager  # noqa: F401
                     from flask import current_app
+                    from flask_login import login_manager  # noqa: F401
                     return current_app.login_manager.unauthorized()
                 if (request.method not in ("GET", "HEAD", "OPTIONS")
                         and request.path.startswith("/api/") and not g.get("token_auth")):

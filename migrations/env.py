@@ -9,11 +9,10 @@ from typing import Any
 from alembic import context
 from sqlmodel import SQLModel
 
+import core.models  # noqa: F401,E402
 from core.app import INSTALLED_MODULES
 from core.config import resolve_database_url
 from core.db import make_engine
-
-import core.models  # noqa: F401,E402
 
 for _name in INSTALLED_MODULES:
     if importlib.util.find_spec(f"{_name}.models") is not None:

@@ -62,12 +62,13 @@ def db(app):
 
 @pytest.fixture
 def session(app, db):
-    with app.app_context():
-        s = app.extensions["yaocai.db"].new_session()
-        try:
-            yield s
-        finally:
-            s.close()
+    # No app context is pushed here on purpose: a request made by the test client would
+    # reuse it, and with it ``g`` (the cached actor and session) across requests.
+    s = app.extensions["yaocai.db"].new_session()
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture

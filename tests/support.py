@@ -58,7 +58,7 @@ def make_org(session: Session, kind: OrgKind = OrgKind.enterprise, *, name: str 
     else:
         body = f"{uuid.uuid4().int % 10**7:07d}"
         code = make_uscc("9" if kind != OrgKind.bureau else "1", "1", region,
-                         f"{body}{chr(65 + n % 26)}")
+                         f"{body}{'ABCDEFGHJKLMNPQRTUWXY'[n % 21]}")
     org = Organisation(kind=kind, name=name or f"{kind.value}-{n}", code=code,
                        region_code=region, **kw)
     session.add(org)
