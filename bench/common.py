@@ -5,7 +5,8 @@ import json
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def time_calls(fn: Callable[[], Any], n: int) -> list[float]:
