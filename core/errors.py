@@ -31,9 +31,14 @@ class DomainError(Exception):
     type_slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
+    def __init__(self, detail: str | None = None, *, params: dict[str, Any] | None = None,
+                 **extra: Any) -> None:
+        # ``detail`` may be a template with %(name)s placeholders filled from ``params``: the
+        # template is the msgid the page translates, the filled text is the API's detail.
+        self.template = detail or self.title
+        self.params = params or {}
+        self.detail = self.template % self.params if self.params else self.template
+        super().__init__(self.detail)
         self.extra = extra
 
     @property

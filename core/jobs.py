@@ -99,11 +99,17 @@ class _RequeueOnBoot(Middleware):
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._booting: dict[int, datetime] = {}
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._booting[id(worker)] = utcnow()
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # The worker's threads are already consuming: what they claimed keeps its lease.
+        booted_at = self._booting.pop(id(worker), None)
         try:
             with self.app.app_context():
-                n = requeue_stale(self.app, include_unleased=True)
+                n = requeue_stale(self.app, include_unleased=True, booted_at=booted_at)
             if n:
                 log.info("requeued unfinished jobs at worker start", extra={"count": n})
         except Exception:  # pragma: no cover - never stop a worker from booting
@@ -209,10 +215,12 @@ def run_job(app: Any, spec: JobSpec, job_id: int) -> None:
         with db.unit_of_work() as s:
             claimed = s.execute(
                 sa.update(Job)
-                .where(Job.id == job_id,
+                .where(Job.id == job_id, Job.actor == spec.name,
                        sa.or_(Job.status.in_([JobStatus.queued, JobStatus.retrying]),
+                              # No lease: released at worker start (see requeue_stale).
                               sa.and_(Job.status == JobStatus.running,
-                                      Job.lease_until < now)))
+                                      sa.or_(Job.lease_until.is_(None),
+                                             Job.lease_until < now))))
                 .values(status=JobStatus.running, attempts=Job.attempts + 1,
                         started_at=now, lease_until=now + spec.lease)
             ).rowcount
@@ -249,9 +257,11 @@ def run_job(app: Any, spec: JobSpec, job_id: int) -> None:
 # --- recovery --------------------------------------------------------------------------------
 
 def requeue_stale(app: Any, *, include_unleased: bool = False,
-                  older_than: timedelta = timedelta(minutes=2)) -> int:
+                  older_than: timedelta = timedelta(minutes=2),
+                  booted_at: datetime | None = None) -> int:
     """Send again jobs a crash left behind: running with an expired lease, or queued/retrying
-    for longer than ``older_than`` (all of them when ``include_unleased``, at worker start).
+    for longer than ``older_than`` (all of them when ``include_unleased``, at worker start;
+    ``booted_at`` is when that worker started consuming).
     Duplicates are harmless: the claim lets only one delivery run."""
     db = app.extensions["yaocai.db"]
     broker = app.extensions["yaocai.broker"]
@@ -263,8 +273,11 @@ def requeue_stale(app: Any, *, include_unleased: bool = False,
     with db.unit_of_work() as s:
         if include_unleased and isinstance(broker, StubBroker):
             # In the embedded mode this process is the only worker: a job still marked
-            # running was cut off by the crash that ended the previous process.
-            s.execute(sa.update(Job).where(Job.status == JobStatus.running)
+            # running was cut off by the crash that ended the previous process - unless this
+            # worker claimed it after it booted.
+            cut_off = (sa.true() if booted_at is None else
+                       sa.or_(Job.started_at.is_(None), Job.started_at < booted_at))
+            s.execute(sa.update(Job).where(Job.status == JobStatus.running, cut_off)
                       .values(lease_until=None))
         rows = s.execute(sa.select(Job.id, Job.actor).where(sa.or_(waiting, expired))
                          .order_by(Job.id).limit(10000)).all()

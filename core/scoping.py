@@ -46,7 +46,8 @@ def get_readable(session: Session, model: type[T], obj_id: Any, actor: Actor,
         stmt = stmt.with_for_update()
     obj = session.exec(stmt).first()
     if obj is None:
-        raise NotFound(f"{model.__name__} {obj_id} not found")
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": model.__name__, "id": obj_id})
     return obj
 
 

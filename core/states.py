@@ -110,17 +110,22 @@ class Workflow:
         move = self.find(current, action)
         if move is None:
             if action not in self._by_action:
-                raise IllegalTransition(f"unknown action {action!r} for {self.name}",
+                raise IllegalTransition("unknown action %(action)s for %(name)s",
+                                        params={"action": action, "name": self.name},
                                         current_status=current.value, action=action)
             raise IllegalTransition(
-                f"{self.name} cannot {action} from {current.value}",
+                "%(name)s cannot %(action)s from %(status)s",
+                params={"name": self.name, "action": action, "status": current.value},
                 current_status=current.value, action=action)
         if move.permission is not None and not actor.can(move.permission):
-            raise Forbidden(f"not allowed to {action} a {self.name}")
+            raise Forbidden("not allowed to %(action)s a %(name)s",
+                            params={"action": action, "name": self.name})
         version = getattr(obj, "version", None)
         if expected_version is not None and version is not None and expected_version != version:
             raise StaleVersion(
-                f"{self.name} {obj.id} is at version {version}, not {expected_version}",
+                "%(name)s %(id)s is at version %(version)s, not %(expected)s",
+                params={"name": self.name, "id": obj.id, "version": version,
+                        "expected": expected_version},
                 current_status=current.value, current_version=version)
         setattr(obj, self.status_attr, move.target)
         now = utcnow()
