@@ -49,7 +49,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+            # then writes fails at once with "database is locked" in WAL mode when another
+            # connection committed in between, whatever busy_timeout says. SQLite is the
+            # embedded trial backend; serialising its transactions is the price of that.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -126,18 +130,47 @@ def commit_request_session() -> None:
 # --- after-commit hooks (enqueue-after-commit) ---------------------------------------------
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the session's transaction commits; drop it on rollback."""
-    session.info.setdefault("after_commit", []).append(callback)
+    """Run ``callback`` once the session's transaction commits; drop it on rollback.
+
+    The callback is tagged with the innermost transaction open now, so rolling back a
+    SAVEPOINT drops the callbacks registered inside it and keeps the others.
+    """
+    tx = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault("after_commit", []).append((tx, callback))
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop("after_commit", [])
-    for cb in callbacks:
-        cb()
+def _inside(tx, target) -> bool:
+    while tx is not None:
+        if tx is target:
+            return True
+        tx = tx.parent
+    return False
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_commit(session: Session, previous_transaction) -> None:
-    if previous_transaction.parent is None or not previous_transaction.nested:
-        session.info.pop("after_commit", None)
+    """A rollback drops the callbacks registered inside the rolled-back transaction."""
+    pending = session.info.get("after_commit")
+    if pending:
+        session.info["after_commit"] = [(tx, cb) for tx, cb in pending
+                                        if not _inside(tx, previous_transaction)]
+
+
+@event.listens_for(Session, "after_commit")
+def _note_commit(session: Session) -> None:
+    # Fires for SAVEPOINT releases too; only the outermost transaction's commit counts below.
+    if session.get_nested_transaction() is None:
+        session.info["after_commit_root_committed"] = session.get_transaction()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _run_after_commit(session: Session, transaction) -> None:
+    """When the session's outermost transaction ends: run the callbacks if it committed,
+    drop them if it rolled back (this event comes before ``after_soft_rollback``)."""
+    if transaction.parent is not None:
+        return
+    committed = session.info.pop("after_commit_root_committed", None) is transaction
+    callbacks = session.info.pop("after_commit", [])
+    if committed:
+        for _tx, cb in callbacks:
+            cb()

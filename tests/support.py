@@ -21,6 +21,9 @@ def test_database_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
 
 
+test_database_url.__test__ = False  # a helper, not a test, wherever it is imported
+
+
 def scratch_database(tmp_dir: str, suffix: str) -> str:
     """A new, empty database beside the test database (a file on SQLite, a database on PG)."""
     base = test_database_url()

@@ -53,3 +53,32 @@ def test_failed_request_rolls_back_its_writes(probe_app, session):
     assert ok.status_code == 200
     org = session.exec(select(Organisation).where(Organisation.code == "H33010600777")).one()
     assert org.name == "提交成功医院"
+
+
+def test_after_commit_callbacks_of_a_rolled_back_savepoint_are_dropped(app):
+    from core.db import after_commit
+    ran = []
+    with app.extensions["yaocai.db"].unit_of_work() as s:
+        after_commit(s, lambda: ran.append("outer"))
+        try:
+            with s.begin_nested():
+                after_commit(s, lambda: ran.append("inner"))
+                raise RuntimeError("undo the savepoint")
+        except RuntimeError:
+            pass
+        with s.begin_nested():
+            after_commit(s, lambda: ran.append("kept"))
+        assert ran == []  # nothing runs before the commit
+    assert ran == ["outer", "kept"]
+
+
+def test_after_commit_callbacks_dropped_on_rollback(app):
+    from core.db import after_commit
+    ran = []
+    try:
+        with app.extensions["yaocai.db"].unit_of_work() as s:
+            after_commit(s, lambda: ran.append("x"))
+            raise RuntimeError("fail")
+    except RuntimeError:
+        pass
+    assert ran == []
