@@ -136,8 +136,12 @@ def build_broker(app: Any) -> dramatiq.Broker:
     return broker
 
 
+def _max_retries(spec: JobSpec, settings: Any) -> int:
+    return settings.job_max_retries if spec.max_retries is None else spec.max_retries
+
+
 def _declare(app: Any, broker: dramatiq.Broker, spec: JobSpec, settings: Any) -> None:
-    retries = settings.job_max_retries if spec.max_retries is None else spec.max_retries
+    retries = _max_retries(spec, settings)
 
     def run(job_id: int) -> None:
         run_job(app, spec, job_id)
@@ -171,16 +175,9 @@ def enqueue(session: Session, name: str, *, args: dict[str, Any] | None = None,
         existing = session.exec(select(Job).where(Job.dedupe_key == dedupe_key)).first()
         if existing is not None:
             return existing
-    settings_retries = None
-    try:
-        from flask import current_app
-        settings_retries = current_app.extensions["yaocai.settings"].job_max_retries
-        broker = broker or get_broker()
-    except RuntimeError:
-        if broker is None:
-            raise
-    spec = _JOBS[name]
-    retries = spec.max_retries if spec.max_retries is not None else (settings_retries or 3)
+    from flask import current_app  # enqueue runs inside a request, job or command
+    broker = broker or get_broker()
+    retries = _max_retries(_JOBS[name], current_app.extensions["yaocai.settings"])
     row = Job(actor=name, args=args, dedupe_key=dedupe_key, max_attempts=retries + 1,
               org_id=actor.org_id if actor else None,
               created_by=actor.user_id if actor else None)

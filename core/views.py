@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -71,7 +72,6 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
-        from flask import current_app
         settings = current_app.extensions["yaocai.settings"]
         policy = LoginPolicy(max_failures=settings.login_max_failures,
                              ip_max_failures=settings.login_ip_max_failures,

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -69,8 +69,6 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 if actor is None:
                     if wants_json():
                         raise Unauthorized("log in or send an API token")
-                    from flask import current_app
-                    from flask_login import login_manager  # noqa: F401
                     return current_app.login_manager.unauthorized()
                 if (request.method not in ("GET", "HEAD", "OPTIONS")
                         and request.path.startswith("/api/") and not g.get("token_auth")):
