@@ -39,6 +39,17 @@ def scratch_database(tmp_dir: str, suffix: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def drop_scratch_database(url: str) -> None:
+    """Drop a database made by ``scratch_database`` (SQLite files go with their temp dir)."""
+    if url.startswith("sqlite"):
+        return
+    u = sa.engine.make_url(url)
+    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    admin.dispose()
+
+
 def reset_postgres_schema(url: str) -> None:
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:

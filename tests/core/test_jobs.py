@@ -32,7 +32,7 @@ from core.models import AuditLog, Job, JobStatus, LoginAttempt, OrgKind
 from core.permissions import JOB_MANAGE, JOB_READ, Actor
 from core.types import utcnow
 from tests.conftest import make_test_app
-from tests.support import scratch_database
+from tests.support import drop_scratch_database, scratch_database
 from tests.support import test_database_url as configured_test_database
 
 pytestmark = pytest.mark.committed
@@ -145,15 +145,7 @@ def japp(tmp_path_factory):
         broker.client.connection_pool.disconnect()
     app.extensions["yaocai.db"].dispose()
     if configured_test_database():
-        _drop_database(url)
-
-
-def _drop_database(url: str) -> None:
-    u = sa.engine.make_url(url)
-    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-    admin.dispose()
+        drop_scratch_database(url)
 
 
 @pytest.fixture

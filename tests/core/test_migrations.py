@@ -24,7 +24,7 @@ from core.db import make_engine
 from core.migrate import alembic_config, downgrade, upgrade
 from core.models import AuditLog
 from core.permissions import Actor
-from tests.support import scratch_database
+from tests.support import drop_scratch_database, scratch_database
 from tests.support import test_database_url as configured_test_database
 
 AUDIT_TRIGGERS = {"sqlite": {"audit_log_no_update", "audit_log_no_delete"},
@@ -93,14 +93,6 @@ def audit_triggers(conn: sa.Connection) -> tuple[set[str], bool]:
     return names, False
 
 
-def drop_database(url: str) -> None:
-    u = sa.engine.make_url(url)
-    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-    admin.dispose()
-
-
 @pytest.fixture
 def scratch(tmp_path):
     """Make empty scratch databases (dropped afterwards on PostgreSQL)."""
@@ -114,7 +106,7 @@ def scratch(tmp_path):
     yield make
     if configured_test_database():
         for url in made:
-            drop_database(url)
+            drop_scratch_database(url)
 
 
 # --- the revision history ----------------------------------------------------------------------

@@ -99,7 +99,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     from core.demo import load_core_demo
     from core.migrate import upgrade
     from tests.conftest import make_test_app
-    from tests.support import scratch_database
+    from tests.support import drop_scratch_database, scratch_database
 
     url = scratch_database(str(tmp_path_factory.mktemp("e2e-db")), "e2e")
     upgrade(url)
@@ -122,22 +122,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
             server.server_close()
     finally:
         db.dispose()
-        _drop_scratch_database(url)
-
-
-def _drop_scratch_database(url: str) -> None:
-    """On PostgreSQL, drop the scratch database again (a SQLite file goes with tmp_path)."""
-    import sqlalchemy as sa
-
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+        drop_scratch_database(url)
 
 
 @pytest.fixture(scope="session")
