@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import g, request
-from flask import session as flask_session
 from flask_babel import Babel
 from flask_login import LoginManager, UserMixin
 from flask_openapi3 import Info, OpenAPI
@@ -175,4 +174,4 @@ def _declare_framework_routes(app: OpenAPI) -> None:
             mark_public(app, endpoint)
 
 
-__all__ = ["create_app", "INSTALLED_MODULES", "LANGUAGES", "csrf", "flask_session"]
+__all__ = ["create_app", "INSTALLED_MODULES", "LANGUAGES", "csrf"]

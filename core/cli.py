@@ -47,6 +47,7 @@ def create_admin(username: str, password: str, display_name: str, org_name: str,
     from sqlmodel import select
 
     from core import services
+    from core.errors import Invalid
     from core.models import Organisation, OrgKind, Role
 
     system = Actor.system_actor("cli")
@@ -61,11 +62,8 @@ def create_admin(username: str, password: str, display_name: str, org_name: str,
             user = services.create_user(s, system, bureau.id, services.UserIn(
                 username=username, display_name=display_name, roles=[Role.org_admin.value],
                 password=password))
-        except Exception as exc:
-            from core.errors import Invalid
-            if isinstance(exc, Invalid):
-                raise click.ClickException(exc.detail) from None
-            raise
+        except Invalid as exc:
+            raise click.ClickException(exc.detail) from None
         click.echo(f"created bureau admin {user.username} (id {user.id}) in {bureau.name}")
 
 
