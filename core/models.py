@@ -215,3 +215,23 @@ class Job(SQLModel, table=True):
     started_at: datetime | None = ts_field(nullable=True)
     finished_at: datetime | None = ts_field(nullable=True)
     lease_until: datetime | None = ts_field(nullable=True)
+
+
+class RuleSet(SQLModel, table=True):
+    """A versioned rule set (规则集): the parameters of one business rule, as validated JSON.
+
+    Rules change with every national batch and differ between provinces, so each edit adds a
+    new version instead of overwriting; every computed result stores the version it used.
+    """
+
+    __tablename__ = "rule_set"
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60, index=True)
+    version: int = Field(nullable=False)
+    effective_from: datetime = ts_field()
+    params: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    note: str | None = Field(default=None, max_length=500)
+    created_by: int | None = Field(default=None)
+    created_at: datetime = ts_field()

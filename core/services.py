@@ -140,18 +140,28 @@ class Page:
     total: int
     page: int
     per_page: int
+    more: bool = False  # True: there are more than ``total`` rows (the count was capped)
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
 
-def paginate(session: Session, stmt: Any, page: int, per_page: int) -> Page:
+def paginate(session: Session, stmt: Any, page: int, per_page: int, *,
+             count_limit: int | None = None) -> Page:
+    """One page of ``stmt`` and the row count. With ``count_limit``, counting stops there
+    (a broad public search need not count 100,000 rows to say "more than 10,000")."""
     page = max(1, page)
     per_page = min(max(1, per_page), 200)
-    total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    counted = stmt.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = session.exec(select(func.count()).select_from(counted.subquery())).one()
+    more = count_limit is not None and total > count_limit
+    if more:
+        total = count_limit
     items = list(session.exec(stmt.offset((page - 1) * per_page).limit(per_page)).all())
-    return Page(items, total, page, per_page)
+    return Page(items, total, page, per_page, more)
 
 
 def list_organisations(session: Session, actor: Actor, *, kind: OrgKind | None = None,

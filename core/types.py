@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -12,6 +13,15 @@ from sqlalchemy.types import TypeDecorator
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC (all times are stored in UTC)."""
     return datetime.now(UTC)
+
+
+#: Business days, deadlines and calendars are those of the bureau, in China Standard Time.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai (the bureau's calendar day)."""
+    return (now or utcnow()).astimezone(LOCAL_TZ).date()
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,0 +1,270 @@
+"""Reading uploaded tables (表格导入): one way to read an .xlsx or CSV upload for every module.
+
+* :func:`read_table` detects the format by content (an .xlsx is a zip), maps the header row to
+  the expected :class:`Column` keys (Chinese or English header texts) and returns every
+  non-blank data row as strings, with its line number in the file for error reports.
+* :func:`errors_csv` writes the downloadable error report (``row,field,message``).
+* :func:`template_xlsx` writes an empty template workbook with the header row.
+
+Values are returned as stripped strings; parsing them (codes, prices, dates) is the caller's
+business, so every module validates with its own rules and reports every problem at once.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from core.errors import FieldError, Invalid
+
+__all__ = ["MAX_ROWS", "Column", "errors_csv", "read_table", "template_xlsx"]
+
+#: The largest number of data rows an upload may have (the header not counted).
+MAX_ROWS = 200_000
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls (BIFF in an OLE container)
+_UTF8_BOM = b"\xef\xbb\xbf"
+_FILE_FIELD = "file"
+# A report cell starting with one of these would be run as a formula by Excel (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One expected column of an upload: its English ``key`` and the header texts accepted."""
+
+    key: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+    @property
+    def title(self) -> str:
+        """The header written in templates: the first alias (Chinese), else the key."""
+        return self.aliases[0] if self.aliases else self.key
+
+
+def _header_key(text: str) -> str:
+    # NFKC folds full-width letters and brackets typed with a Chinese input method ("（ml）");
+    # spaces inside a header are ignored, case too.
+    folded = unicodedata.normalize("NFKC", text).replace("\ufeff", "").strip().casefold()
+    return "".join(folded.split())
+
+
+def _cell_text(value: Any) -> str:
+    """A cell value as the stripped string a CSV would have held."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # Excel stores numbers as IEEE doubles; repr() is the shortest text that reads back as
+        # the same double, i.e. what the user typed ("0.1", not 0.1000000000000000055…).
+        number = Decimal(repr(value))
+        if not number.is_finite():
+            return repr(value)
+        if number == number.to_integral_value():
+            return str(int(number))
+        return format(number.normalize(), "f")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        if value.time() == time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _xlsx_rows(data: bytes) -> Generator[list[Any], None, None]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - untrusted upload: any failure means "not readable"
+        raise Invalid.one(_FILE_FIELD, "The file is not a readable .xlsx workbook.") from None
+    try:
+        if not wb.worksheets:
+            return
+        ws = wb.worksheets[0]
+        # Some programs write a wrong <dimension>; read whatever rows the sheet really has.
+        ws.reset_dimensions()
+        rows = ws.iter_rows(values_only=True)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception:  # noqa: BLE001 - a corrupt sheet inside a valid zip
+                raise Invalid.one(_FILE_FIELD, "The workbook's first sheet is damaged and "
+                                  "cannot be read.") from None
+            yield list(row)
+    finally:
+        wb.close()
+
+
+def _decode(data: bytes) -> str:
+    try:
+        if data.startswith(_UTF8_BOM):
+            return data[len(_UTF8_BOM):].decode("utf-8")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")  # Excel's "Unicode text" export
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if data.startswith((_UTF8_BOM, b"\xff\xfe", b"\xfe\xff")):
+            raise Invalid.one(_FILE_FIELD, "The file's text is not valid in the encoding its "
+                              "byte-order mark announces.") from None
+    try:
+        # Chinese Excel saves "CSV" in the system code page (GBK); GB18030 is its superset.
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise Invalid.one(
+            _FILE_FIELD, "The file's text encoding is not recognised: save it as UTF-8 CSV.",
+        ) from None
+
+
+def _csv_rows(data: bytes) -> Generator[list[Any], None, None]:
+    text = _decode(data)
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    except csv.Error as exc:
+        raise Invalid.one(_FILE_FIELD, f"The CSV file is malformed: {exc}.") from None
+
+
+def _map_header(header: list[Any], columns: Sequence[Column]) -> list[tuple[int, str]]:
+    wanted: dict[str, Column] = {}
+    for col in columns:
+        for text in (col.key, *col.aliases):
+            wanted.setdefault(_header_key(text), col)
+    errors: list[FieldError] = []
+    positions: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for idx, cell in enumerate(header):
+        col = wanted.get(_header_key(_cell_text(cell)))
+        if col is None:
+            continue  # an unknown column (notes, a row number …) is ignored
+        if col.key in seen:
+            errors.append(FieldError(col.key, f"The column {col.title} appears twice "
+                                     f"(columns {seen[col.key] + 1} and {idx + 1}).", 1))
+            continue
+        seen[col.key] = idx
+        positions.append((idx, col.key))
+    for col in columns:
+        if col.required and col.key not in seen:
+            errors.append(FieldError(col.key, f"The required column {col.title} ({col.key}) "
+                                     "is missing.", 1))
+    if errors:
+        raise Invalid(errors)
+    return positions
+
+
+def read_table(filename: str, data: bytes, columns: Sequence[Column], *,
+               max_rows: int = MAX_ROWS) -> list[tuple[int, dict[str, str]]]:
+    """Read an uploaded .xlsx or CSV table.
+
+    The format is told by content, not by ``filename``: a zip is an .xlsx workbook (its first
+    sheet is read), anything else is CSV in UTF-8 (with or without BOM) or GB18030. The first
+    row is the header; a header cell matches a column's key or one of its aliases ignoring
+    case, spaces and full-width forms. Unknown columns are ignored; a missing required column
+    raises :class:`Invalid` naming it.
+
+    Returns ``(line, values)`` for every row that has a value in some expected column, where
+    ``line`` is the row's number in the file (the header is line 1, blank rows count, a CSV
+    record spanning several physical lines counts once — the row number Excel shows) and
+    ``values`` maps every column key to its stripped text ("" when empty or absent).
+    More than ``max_rows`` data rows raises :class:`Invalid`.
+    """
+    if not data:
+        raise Invalid.one(_FILE_FIELD, "The file is empty.")
+    if data.startswith(_OLE_MAGIC):
+        raise Invalid.one(_FILE_FIELD, f"{filename}: the old .xls format is not supported; "
+                          "save the workbook as .xlsx or CSV.")
+    with closing(_xlsx_rows(data) if data.startswith(_ZIP_MAGIC) else _csv_rows(data)) as rows:
+        return _read_rows(rows, columns, max_rows)
+
+
+def _read_rows(rows: Iterator[list[Any]], columns: Sequence[Column],
+               max_rows: int) -> list[tuple[int, dict[str, str]]]:
+    header = next(rows, None)
+    if header is None or not any(_cell_text(c) for c in header):
+        raise Invalid.one(_FILE_FIELD, "The file has no header row.", 1)
+    positions = _map_header(header, columns)
+    blank = {col.key: "" for col in columns}
+    out: list[tuple[int, dict[str, str]]] = []
+    for line, row in enumerate(rows, start=2):
+        values = dict(blank)
+        width = len(row)
+        filled = False
+        for idx, key in positions:
+            if idx < width:
+                text = _cell_text(row[idx])
+                if text:
+                    values[key] = text
+                    filled = True
+        if not filled:
+            continue
+        if len(out) >= max_rows:
+            raise Invalid.one(_FILE_FIELD, f"The file has more than {max_rows:,} data rows; "
+                              "split it into smaller files.")
+        out.append((line, values))
+    return out
+
+
+def _safe_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def errors_csv(errors: Iterable[FieldError | dict[str, Any]]) -> bytes:
+    """The downloadable error report: UTF-8 CSV with a BOM (so Excel shows Chinese) and the
+    columns ``row,field,message``."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["row", "field", "message"])
+    for err in errors:
+        if isinstance(err, FieldError):
+            row, field, message = err.row, err.field, err.message
+        else:
+            row, field, message = err.get("row"), err.get("field"), err.get("message")
+        writer.writerow(["" if row is None else row, _safe_cell(field), _safe_cell(message)])
+    return _UTF8_BOM + buf.getvalue().encode("utf-8")
+
+
+def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data") -> bytes:
+    """An empty template workbook whose first row is the header (first alias, else the key).
+
+    Every column is formatted as text, so Excel keeps codes such as an all-digit credit code
+    exactly as typed instead of turning them into numbers.
+    """
+    import openpyxl
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet_title
+    ws.append([col.title for col in columns])
+    for idx, col in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=idx)
+        cell.font = Font(bold=True)
+        letter = get_column_letter(idx)
+        ws.column_dimensions[letter].width = max(12, len(col.title.encode("gbk", errors="replace")) + 4)
+        ws.column_dimensions[letter].number_format = "@"
+    ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,178 @@
+"""Bureau pages of the listing module: catalogue and imports, price rules, holiday calendar."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from core.db import get_session
+from core.errors import DomainError, Invalid
+from core.forms import parse
+from core.rules import history as rule_history
+from core.types import local_today
+from core.web import current_actor, requires
+from listing import services, services_catalogue
+from listing.models import ImportKind, ImportStatus, ProductKind
+from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ, RULES_MANAGE
+from listing.views import _enum, _flash_error, _int, bp
+
+
+def _actor():
+    actor = current_actor()
+    assert actor is not None
+    return actor
+
+
+def _download(data: bytes, filename: str, content_type: str) -> Any:
+    response = make_response(data)
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/catalogue")
+@requires(CATALOGUE_READ)
+def catalogue():
+    """The product catalogue (产品目录) by insurance code."""
+    actor = _actor()
+    session = get_session()
+    page = services_catalogue.list_products(session, actor, q=request.args.get("q") or None,
+                                            kind=_enum(ProductKind, "kind"),
+                                            page=_int("page") or 1)
+    batches = services_catalogue.list_import_batches(session, actor, per_page=10) \
+        if actor.can(CATALOGUE_IMPORT) else None
+    return render_template("listing/catalogue.html", page=page, batches=batches,
+                           kinds=list(ProductKind))
+
+
+@bp.route("/imports", methods=["POST"])
+@requires(CATALOGUE_IMPORT)
+def import_upload():
+    """Upload a product or reference-price file; all or nothing, with a report."""
+    session = get_session()
+    kind = request.form.get("kind")
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise Invalid.one("file", "Choose a file.")
+        if kind == ImportKind.reference_prices.value:
+            batch = services_catalogue.import_reference_prices(session, _actor(),
+                                                               upload.filename, upload.read())
+        else:
+            batch = services_catalogue.import_products(session, _actor(), upload.filename,
+                                                       upload.read())
+    except DomainError as exc:
+        session.rollback()
+        _flash_error(exc)
+        return redirect(url_for("listing.catalogue"))
+    if batch.status == ImportStatus.succeeded:
+        flash(_("Imported %(total)s rows: %(created)s new, %(updated)s changed, "
+                "%(unchanged)s unchanged.", total=batch.total_rows, created=batch.created,
+                updated=batch.updated, unchanged=batch.unchanged), "success")
+    else:
+        flash(_("Nothing was imported: %(n)s problems. Download the report, correct the file "
+                "and upload it again.", n=batch.error_count), "error")
+    return redirect(url_for("listing.import_detail", batch_id=batch.id))
+
+
+@bp.route("/imports/<int:batch_id>")
+@requires(CATALOGUE_IMPORT)
+def import_detail(batch_id: int):
+    batch = services_catalogue.get_import_batch(get_session(), _actor(), batch_id)
+    return render_template("listing/import_detail.html", batch=batch)
+
+
+@bp.route("/imports/<int:batch_id>/report.csv")
+@requires(CATALOGUE_IMPORT)
+def import_report(batch_id: int):
+    batch = services_catalogue.get_import_batch(get_session(), _actor(), batch_id)
+    return _download(services_catalogue.import_report_csv(batch),
+                     f"import-{batch.id}-report.csv", "text/csv; charset=utf-8")
+
+
+@bp.route("/imports/template/<kind>.xlsx")
+@requires(CATALOGUE_IMPORT)
+def import_template(kind: str):
+    if kind == ImportKind.reference_prices.value:
+        return _download(services_catalogue.reference_template_xlsx(),
+                         "reference-prices-template.xlsx", XLSX)
+    return _download(services_catalogue.product_template_xlsx(), "products-template.xlsx", XLSX)
+
+
+# --- price rules ------------------------------------------------------------------------------
+
+def _rules_from_form(form: Any) -> dict[str, Any]:
+    """The rule-set form: scalar fields plus the editable dosage-form table as rows."""
+    params: dict[str, Any] = {k: form.get(k) for k in (
+        "content_base", "volume_base", "units_base", "vbp_offprovince_multiplier",
+        "linkage_follow_days", "publicity_working_days")}
+    for table in ("form_ratios", "material_ratios", "package_form_ratios"):
+        names = form.getlist(f"{table}_name")
+        values = form.getlist(f"{table}_value")
+        params[table] = {n.strip(): v.strip() for n, v in zip(names, values, strict=False)
+                         if n.strip()}
+    return params
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@requires(CATALOGUE_READ)
+def rules():
+    """The listing price rules (价格规则): the 差比价 tables and multipliers, versioned."""
+    actor = _actor()
+    session = get_session()
+    errors: list = []
+    if request.method == "POST":
+        try:
+            new = services.publish_rules(session, actor, _rules_from_form(request.form),
+                                         note=request.form.get("note") or None)
+        except Invalid as exc:
+            session.rollback()
+            errors = exc.errors
+        except DomainError as exc:
+            session.rollback()
+            _flash_error(exc)
+        else:
+            flash(_("Rule set version %(v)s published.", v=new.version), "success")
+            return redirect(url_for("listing.rules"))
+    current = services.current_rules(session)
+    return render_template("listing/rules.html", current=current,
+                           params=json.loads(current.params.model_dump_json()),
+                           versions=rule_history(session, services.RULE_SET), errors=errors,
+                           can_edit=actor.can(RULES_MANAGE)), 422 if errors else 200
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@requires(CATALOGUE_READ)
+def holidays():
+    """The holiday calendar (节假日) that publicity windows count working days with."""
+    actor = _actor()
+    session = get_session()
+    year = _int("year") or local_today().year
+    errors: list = []
+    if request.method == "POST":
+        try:
+            if request.form.get("delete"):
+                services.delete_holiday(session, actor,
+                                        date.fromisoformat(request.form["delete"]))
+            else:
+                form = request.form.to_dict()
+                form["workday"] = form.get("workday") == "on"
+                services.set_holiday(session, actor, parse(services.HolidayIn, form))
+        except Invalid as exc:
+            session.rollback()
+            errors = exc.errors
+        except DomainError as exc:
+            session.rollback()
+            _flash_error(exc)
+        else:
+            flash(_("Calendar saved."), "success")
+            return redirect(url_for("listing.holidays", year=year))
+    return render_template("listing/holidays.html", year=year,
+                           days=services.list_holidays(session, year), errors=errors,
+                           can_edit=actor.can(RULES_MANAGE)), 422 if errors else 200
