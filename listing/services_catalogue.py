@@ -59,6 +59,10 @@ __all__ = [
 
 #: Rows per query or executemany call in the bulk phases.
 CHUNK = 5_000
+#: A product file with at least this many rows is matched against one full read of the table.
+FULL_READ_ROWS = 20_000
+#: After inserting this many rows on PostgreSQL the table is ANALYZEd.
+ANALYZE_AFTER_ROWS = 10_000
 #: At most this many errors are stored on a failed batch (``error_count`` has the total).
 MAX_REPORTED_ERRORS = 10_000
 #: Days a listing has to follow a lower price elsewhere, used only while the "listing" rule set
@@ -445,13 +449,67 @@ def _org_ids_by_code(session: Session, org_codes: set[str]) -> dict[str, int]:
 
 
 def _existing_products(session: Session, product_codes: list[str]) -> dict[str, Any]:
+    """The stored products with these codes (id, version and the compared columns)."""
     t = Product.__table__
     cols = [t.c.id, t.c.code, t.c.version, *(t.c[name] for name in _COMPARED)]
     found: dict[str, Any] = {}
+    if len(product_codes) >= FULL_READ_ROWS:
+        # A file with a large part of the catalogue: one streamed sequential read is cheaper
+        # than tens of thousands of index probes, and it does not depend on the planner's
+        # statistics being fresh (IN lists against a just-loaded table can turn into repeated
+        # sequential scans).
+        wanted = set(product_codes)
+        for rec in session.execute(sa.select(*cols).execution_options(yield_per=CHUNK)):
+            if rec.code in wanted:
+                found[rec.code] = rec
+        return found
     for chunk in _chunks(product_codes):
         for rec in session.execute(sa.select(*cols).where(t.c.code.in_(chunk))):
             found[rec.code] = rec
     return found
+
+
+def _bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]],
+                 conflict: str) -> None:
+    """Insert ``rows`` (dicts with the same keys): ``COPY`` on PostgreSQL (psycopg), else a
+    chunked Core executemany. A unique-key clash (a concurrent import) is a ``Conflict``."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    try:
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            _copy_rows(conn, table, rows)
+            if len(rows) >= ANALYZE_AFTER_ROWS:
+                # Fresh statistics, so the next lookups by code use the index at once instead
+                # of waiting for autovacuum.
+                conn.exec_driver_sql(f"ANALYZE {dialect.identifier_preparer.format_table(table)}")
+        else:
+            for chunk in _chunks(rows):
+                session.execute(sa.insert(table), list(chunk))
+    except sa.exc.IntegrityError:
+        raise Conflict(conflict) from None
+
+
+def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    import psycopg
+
+    dialect = conn.dialect
+    names = list(rows[0])
+    quote = dialect.identifier_preparer.quote
+    # The columns' own bind processing (Price → Decimal, EnumStr → value, UTCDateTime → aware
+    # UTC), exactly as an INSERT would bind them.
+    procs = [table.c[name].type.bind_processor(dialect) for name in names]
+    sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
+           f"({', '.join(quote(n) for n in names)}) FROM STDIN")
+    driver_conn = conn.connection.driver_connection
+    try:
+        with driver_conn.cursor() as cur, cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([row[n] if proc is None else proc(row[n])
+                                for n, proc in zip(names, procs, strict=True)])
+    except psycopg.errors.UniqueViolation as exc:
+        raise sa.exc.IntegrityError(sql, None, exc) from exc
 
 
 def _product_update_statement() -> sa.Update:
@@ -526,7 +584,7 @@ def import_products(session: Session, actor: Actor, filename: str, data: bytes) 
             inserts.append({**row, "import_batch_id": batch.id, "proposed_by_org_id": None,
                             "version": 1, "created_at": now, "updated_at": now})
             continue
-        if all(getattr(old, name) == row[name] for name in _COMPARED):
+        if tuple(old[3:]) == tuple(row[name] for name in _COMPARED):  # id, code, version first
             outcome.unchanged += 1
             continue
         params = {f"b_{name}": row[name] for name in _COMPARED}
@@ -536,12 +594,9 @@ def import_products(session: Session, actor: Actor, filename: str, data: bytes) 
             listing_syncs.append({"b_product_id": old.id, "b_now": now,
                                   **{f"b_{col}": row[src] for col, src in _LISTING_COPY.items()}})
 
-    try:
-        for chunk in _chunks(inserts):
-            session.execute(sa.insert(Product.__table__), list(chunk))
-    except sa.exc.IntegrityError:
-        raise Conflict("some of these products were created by another import at the same "
-                       "time; import the file again") from None
+    _bulk_insert(session, Product.__table__, inserts,
+                 "some of these products were created by another import at the same time; "
+                 "import the file again")
     outcome.created = len(inserts)
     if updates:
         done = _executemany(session, _product_update_statement(), updates)
@@ -722,12 +777,8 @@ def import_reference_prices(session: Session, actor: Actor, filename: str,
                             "b_import_batch_id": batch.id})
         else:
             batch.unchanged += 1
-    try:
-        for chunk in _chunks(inserts):
-            session.execute(sa.insert(rp), list(chunk))
-    except sa.exc.IntegrityError:
-        raise Conflict("some of these prices were imported by another upload at the same "
-                       "time; import the file again") from None
+    _bulk_insert(session, rp, inserts, "some of these prices were imported by another upload "
+                 "at the same time; import the file again")
     if updates:
         _executemany(session, sa.update(rp).where(rp.c.id == sa.bindparam("b_id")).values({
             rp.c.price: sa.bindparam("b_price", type_=rp.c.price.type),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from bench.listing_data import generate_products, products_csv
 from core import rules
 from core.auth import actor_for_user
-from core.errors import Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from core.models import AuditLog, OrgKind, RuleSet
 from core.permissions import Actor
 from core.types import local_today
@@ -436,3 +436,29 @@ def test_reference_price_excel_date_serial(session, bureau):
     assert batch.status == ImportStatus.succeeded, batch.errors
     stored = session.execute(sa.select(ReferencePrice.price_date)).scalar_one()
     assert stored.isoformat() == "2026-01-10"
+
+
+def test_large_file_paths(session, bureau, monkeypatch):
+    """The paths taken for big files (one full read instead of IN lists; ANALYZE after COPY on
+    PostgreSQL) give the same results."""
+    monkeypatch.setattr(cat, "FULL_READ_ROWS", 1)
+    monkeypatch.setattr(cat, "ANALYZE_AFTER_ROWS", 1)
+    rows = generate_products(N, seed=18)
+    other = generate_products(3, seed=19)  # stored, but not in the file
+    cat.import_products(session, bureau, "o.csv", _csv_bytes(other))
+    assert cat.import_products(session, bureau, "a.csv", _csv_bytes(rows)).created == N
+    again = cat.import_products(session, bureau, "a.csv", _csv_bytes(rows))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, N)
+    rows[3] = {**rows[3], "trade_name": "新商品名"}
+    changed = cat.import_products(session, bureau, "a.csv", _csv_bytes(rows))
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, N - 1)
+    assert _products(session)[rows[3]["code"]]["trade_name"] == "新商品名"
+
+
+def test_concurrent_creation_is_a_conflict(session, bureau, monkeypatch):
+    rows = generate_products(5, seed=20)
+    cat.import_products(session, bureau, "a.csv", _csv_bytes(rows))
+    # As if another import committed these products after this one looked them up.
+    monkeypatch.setattr(cat, "_existing_products", lambda s, c: {})
+    with pytest.raises(Conflict):
+        cat.import_products(session, bureau, "a.csv", _csv_bytes(rows))
