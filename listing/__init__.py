@@ -17,3 +17,4 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    from listing import demo  # noqa: F401  (registers the demo loader with `flask demo load`)

@@ -860,6 +860,11 @@ class _Loader:
                 linkage_deadline=deadline, updated_at=self.now)
         self.s.add_all(rows.values())
         self.s.flush()
+        # The public search matches names through this dictionary (services fill it when an
+        # application takes effect; a bulk insert has to do it itself).
+        services.index_search_names(self.s, [
+            pair for row in rows.values()
+            for pair in (("generic", row.generic_name), ("company", row.company_name))])
         self.listings = rows
 
     # --- application helpers ------------------------------------------------------------

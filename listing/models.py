@@ -270,9 +270,11 @@ class Objection(Versioned, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
+        # The objector, and the applicant it is raised against (to know and answer it).
         if actor.is_bureau:
             return sa.true()
-        return cls.org_id == actor.org_id
+        own_applications = sa.select(Application.id).where(Application.org_id == actor.org_id)
+        return sa.or_(cls.org_id == actor.org_id, cls.application_id.in_(own_applications))
 
 
 class Attachment(SQLModel, table=True):

@@ -778,7 +778,7 @@ def _finish(session: Session, actor: Actor, app: Application) -> Application:
     else:
         listing = session.get(Listing, app.listing_id)
         assert listing is not None
-        if app.kind == ApplicationKind.price_change:
+        if app.kind == ApplicationKind.price_change and listing.status != ListingStatus.delisted:
             before = listing.price
             listing.price = app.proposed_price  # type: ignore[assignment]
             listing.linkage_deadline = None
@@ -910,6 +910,13 @@ def resolve_objection(session: Session, actor: Actor, objection_id: int, upheld:
                                     details={"objection_id": objection.id},
                                     before_commit=reject_note)
         _retire_proposal(session, app)
+        # The application is rejected: the other open objections against it are settled too.
+        for other in session.exec(select(Objection).where(
+                Objection.application_id == app.id, Objection.status == ObjectionStatus.open,
+                Objection.id != objection.id)).all():
+            other.resolution = resolution
+            OBJECTION_FLOW.transition(session, other, "uphold", actor, reason=resolution,
+                                      details={"settled_with": objection.id})
     else:
         as_of = as_of or local_today()
         still_open = session.exec(select(Objection.id).where(

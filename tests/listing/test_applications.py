@@ -91,10 +91,11 @@ def expected(action: str, status: ApplicationStatus, role: str):
             return IllegalTransition
         return OK if role == "bureau_reviewer" else Forbidden
     if action == "uphold_objection":
-        # The objection was raised by a third company: only it and the bureau can read it.
-        if role in ("applicant", "other_company", "hospital"):
+        # Raised by a third company: it, the applicant it is against and the bureau can read
+        # it; only the bureau's reviewers may resolve it.
+        if role in ("other_company", "hospital"):
             return NotFound
-        if role == "bureau_viewer":
+        if role in ("applicant", "bureau_viewer"):
             return Forbidden
         return OK if legal else IllegalTransition
     assert action == "complete"

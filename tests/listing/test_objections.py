@@ -107,12 +107,17 @@ def test_objection_with_pdf_png_and_jpeg_is_stored(session, case):
     assert len(_stored_files(c.store)) == 3
     (rec,) = audits(session, "objection.raise", obj.id)
     assert rec.after == {"application_id": c.app.id, "reason": obj.reason}
-    # The bureau sees the objection and its evidence; the applicant sees neither.
+    # The bureau sees the objection and its evidence; the applicant sees the objection
+    # against it (to answer it) but not the objector's files; a bystander sees nothing.
     assert len(services.attachments_of(session, c.w.reviewer, objection_id=obj.id)) == 3
     assert services.attachments_of(session, c.w.op, objection_id=obj.id) == []
+    assert services.get_objection(session, c.w.op, obj.id).id == obj.id
+    assert [o.id for o in services.list_objections(
+        session, c.w.op, application_id=c.app.id).items] == [obj.id]
+    bystander = actor(session, company(session), "operator")
     with pytest.raises(NotFound):
-        services.get_objection(session, c.w.op, obj.id)
-    assert services.list_objections(session, c.w.op, application_id=c.app.id).items == []
+        services.get_objection(session, bystander, obj.id)
+    assert services.list_objections(session, bystander, application_id=c.app.id).items == []
     assert [o.id for o in services.list_objections(
         session, c.w.reviewer, application_id=c.app.id).items] == [obj.id]
 
@@ -244,8 +249,23 @@ def test_who_may_resolve(session, case):
         services.resolve_objection(session, c.objector, obj.id, False, "撤回")
     with pytest.raises(Forbidden):
         services.resolve_objection(session, c.w.viewer, obj.id, True, "成立")
-    for who in (c.w.op, c.hospital_op):
-        with pytest.raises(NotFound):
-            services.resolve_objection(session, who, obj.id, True, "成立")
+    with pytest.raises(Forbidden):  # the applicant reads the objection against it, no more
+        services.resolve_objection(session, c.w.op, obj.id, True, "成立")
+    with pytest.raises(NotFound):
+        services.resolve_objection(session, c.hospital_op, obj.id, True, "成立")
     assert session.get(Objection, obj.id).status == ObjectionStatus.open
     assert session.get(Application, c.app.id).status == S.publicizing
+
+
+def test_upholding_one_objection_settles_the_others(session, case):
+    c = case
+    first = _object(session, c)
+    second = _object(session, c, who=c.hospital_op, files=[("照片.png", PNG)])
+    services.resolve_objection(session, c.w.reviewer, first.id, True, "外省价格更低属实")
+    session.expire_all()
+    assert session.get(Application, c.app.id).status == S.rejected
+    settled = session.get(Objection, second.id)
+    assert settled.status == ObjectionStatus.upheld
+    assert settled.resolution == "外省价格更低属实"
+    (rec,) = audits(session, "objection.uphold", second.id)
+    assert rec.after["settled_with"] == first.id
