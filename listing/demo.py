@@ -943,7 +943,8 @@ class _Loader:
         att = services.add_application_attachment(self.s, self.actor(username), self.store,
                                                   app.id, f"{province}挂网公告.pdf", pdf)
         services.set_evidence(self.s, self.actor(username), app.id, [services.EvidenceIn(
-            province=province, price=_fen(price * D("1.1")), evidence_date=date(2026, 9, 18),
+            province=province, price=_fen(price * D("1.1")),
+            evidence_date=min(date(2026, 9, 18), self.today),
             document=template.format(y=2026, n=gid), attachment_id=att.id)])
         return app
 
