@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, g, jsonify, render_template, request
@@ -14,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.auth import actor_for_token, actor_for_user
 from core.db import commit_request_session, get_session
-from core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from core.permissions import AUTHENTICATED, PUBLIC, Actor, is_declared
 
 log = logging.getLogger("yaocai.web")
@@ -102,7 +103,7 @@ def mark_public(app: Flask, endpoint: str) -> None:
 
 def openapi_validation_error(exc: Any) -> Any:
     """flask-openapi3 validation failures as a 422 problem naming each field."""
-    from core.errors import FieldError, Invalid
+    from core.errors import FieldError
     errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
               for e in exc.errors()]
     return problem_response(Invalid(errors))
@@ -165,3 +166,42 @@ def register_error_handlers(app: Flask) -> None:
 
 __all__ = ["requires", "current_actor", "mark_public", "register_error_handlers", "PUBLIC",
            "AUTHENTICATED", "client_ip", "wants_json", "PERMISSION_ATTR"]
+
+
+# --- pages that call a service from a form ----------------------------------------------------
+
+@dataclass
+class Attempt:
+    """The outcome of a service call made from a page: ``ok`` with its ``value``, or refused
+    (rolled back) with the ``errors`` of the form's fields."""
+
+    ok: bool
+    value: Any = None
+    errors: list[Any] = field(default_factory=list)
+
+
+def flash_error(exc: DomainError) -> None:
+    """Show a refusal on the page the user comes back to, translated like the error page."""
+    from flask import flash
+    from flask_babel import gettext
+
+    if isinstance(exc, Invalid) and exc.errors:
+        for e in exc.errors:
+            flash(f"{gettext(e.field)}: {gettext(e.message)}", "error")
+    else:
+        flash(gettext(exc.template, **exc.params) if exc.params else gettext(exc.template),
+              "error")
+
+
+def attempt(call: Callable[[], Any], *, form: bool = True) -> Attempt:
+    """Run ``call``; on a domain error roll the request's work back. With ``form`` the field
+    errors of an ``Invalid`` come back for the form to show beside its fields; every other
+    refusal (and, without ``form``, field errors too) is flashed."""
+    try:
+        return Attempt(True, call())
+    except DomainError as exc:
+        get_session().rollback()
+        if form and isinstance(exc, Invalid) and exc.errors:
+            return Attempt(False, errors=exc.errors)
+        flash_error(exc)
+        return Attempt(False)

@@ -100,6 +100,7 @@ TERMS: tuple[str, ...] = (
     N_('The VBP rule does not apply: the product has no volume-based procurement result.'),  # price rule message
     N_('Unknown action.'),  # message (api.py)
     N_('Choose a file.'),  # message (api.py)
+    N_('listing.demo.load'),  # audit action
     N_('A content by mass cannot be compared with a content in international units.'),  # message (price_rules.py)
     N_('Give the fill volume of both specifications, or of neither.'),  # message (price_rules.py)
     N_('holiday.set'),  # audit action
@@ -169,11 +170,10 @@ TERMS: tuple[str, ...] = (
     N_('The content unit must be one of mg, g, μg, IU, 万IU.'),  # message (services_catalogue.py)
     N_('Enter the content for its unit.'),  # message (services_catalogue.py)
     N_('The conversion ratio must be a whole number greater than 0.'),  # message (services_catalogue.py)
-    N_('some of these products were created by another import at the same time; import the file again'),  # error (services_catalogue.py)
     N_('some of these products were changed at the same time; import the file again'),  # error (services_catalogue.py)
     N_('Enter the source, e.g. the title of the price notice.'),  # message (services_catalogue.py)
-    N_('some of these prices were imported by another upload at the same time; import the file again'),  # error (services_catalogue.py)
     N_('The price must be greater than 0.'),  # message (services_catalogue.py)
+    N_('Choose a reason code.'),  # message (views.py)
     N_('rule_set.publish'),  # audit action
     N_('rule set %(name)s has no version %(version)s'),  # error (rules.py)
     N_('unknown rule set %(name)s'),  # error (rules.py)
@@ -199,6 +199,7 @@ TERMS: tuple[str, ...] = (
     N_('proposed_price'),  # field name
     N_('province'),  # field name
     N_('reason'),  # field name
+    N_('reason_code'),  # field name
     N_('rep_volume_ml'),  # field name
     N_('representative_product_id'),  # field name
     N_('resolution'),  # field name

@@ -127,6 +127,10 @@ def add_working_days(session: Session, start: date, n: int) -> tuple[date, date]
     return first, day
 
 
+class HolidayKey(BaseModel):
+    day: date
+
+
 class HolidayIn(BaseModel):
     day: date
     name: str = Field(min_length=1, max_length=60)

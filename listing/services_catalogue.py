@@ -393,8 +393,13 @@ class _Outcome:
 
 
 def _error_dicts(errors: list[Any]) -> list[dict[str, Any]]:
-    return [{"row": e.row, "field": e.field, "message": e.message}
-            for e in errors[:MAX_REPORTED_ERRORS]]
+    out = [{"row": e.row, "field": e.field, "message": e.message}
+           for e in errors[:MAX_REPORTED_ERRORS]]
+    if len(errors) > MAX_REPORTED_ERRORS:
+        out.append({"row": None, "field": "file",
+                    "message": f"{len(errors) - MAX_REPORTED_ERRORS:,} more errors are not "
+                               "listed; correct these and import the file again."})
+    return out
 
 
 def _new_batch(session: Session, actor: Actor, kind: ImportKind, filename: str,
@@ -621,7 +626,7 @@ def _linkage_days(session: Session) -> int:
     """Days a listing has to follow a lower reference price (价格联动跟进期限).
 
     FALLBACK: read from the "listing" rule set (``linkage_follow_days``) when it is registered
-    (by ``listing.price_rules``); until then the documented default of 30 days applies.
+    (by ``listing.services``); until then the documented default of 30 days applies.
     """
     if "listing" not in rules.registered():
         return DEFAULT_LINKAGE_FOLLOW_DAYS

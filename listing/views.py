@@ -17,13 +17,14 @@ from flask import (
 from flask_babel import gettext as _
 
 from core.db import get_session
-from core.errors import DomainError, Forbidden, Invalid
+from core.errors import Invalid
 from core.forms import parse
+from core.i18n import N_
 from core.models import Organisation
 from core.nav import NavItem, register
 from core.permissions import PUBLIC
 from core.types import utcnow
-from core.web import current_actor, requires
+from core.web import attempt, current_actor, requires
 from listing import services
 from listing.models import (
     Application,
@@ -42,7 +43,6 @@ from listing.permissions import (
     APP_READ,
     APP_REVIEW,
     CATALOGUE_READ,
-    LISTING_MANAGE,
     LISTING_READ,
     OBJECTION_RAISE,
     OBJECTION_RESOLVE,
@@ -73,15 +73,6 @@ def _enum(cls: Any, name: str) -> Any:
         return cls(value) if value else None
     except ValueError:
         return None
-
-
-def _flash_error(exc: DomainError) -> None:
-    """A refused action, shown on the page it came from (translated like the error page)."""
-    if isinstance(exc, Invalid) and exc.errors:
-        for e in exc.errors:
-            flash(f"{_(e.field)}: {_(e.message)}", "error")
-    else:
-        flash(_(exc.template, **exc.params) if exc.params else _(exc.template), "error")
 
 
 # --- public pages -----------------------------------------------------------------------------
@@ -119,18 +110,12 @@ def publicity_detail(app_id: int):
             return current_app.login_manager.unauthorized()
         files = [(f.filename or "file", f.read()) for f in request.files.getlist("files")
                  if f.filename]
-        try:
-            services.raise_objection(session, actor, _store(), app_id,
-                                     request.form.get("reason"), files)
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        except DomainError as exc:
-            session.rollback()
-            _flash_error(exc)
-        else:
+        done = attempt(lambda: services.raise_objection(
+            session, actor, _store(), app_id, request.form.get("reason"), files))
+        if done.ok:
             flash(_("Your objection was received; the bureau will resolve it."), "success")
             return redirect(url_for("listing.publicity_detail", app_id=app_id))
+        errors = done.errors
     product = session.get(Product, app.product_id)
     org = session.get(Organisation, app.org_id)
     can_object = bool(actor and actor.can(OBJECTION_RAISE) and actor.org_id != app.org_id
@@ -208,19 +193,13 @@ def application_new():
         request.form.get("kind") or "new_listing")
     errors: list = []
     if request.method == "POST":
-        try:
-            app = services.create_application(
-                session, actor, parse(services.ApplicationIn, _application_form_data()))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        except DomainError as exc:
-            session.rollback()
-            _flash_error(exc)
-        else:
+        done = attempt(lambda: services.create_application(
+            session, actor, parse(services.ApplicationIn, _application_form_data())))
+        if done.ok:
             flash(_("Draft %(number)s saved. Add the price evidence, then submit.",
-                    number=app.number), "success")
-            return redirect(url_for("listing.application_detail", app_id=app.id))
+                    number=done.value.number), "success")
+            return redirect(url_for("listing.application_detail", app_id=done.value.id))
+        errors = done.errors
     return render_template("listing/application_form.html", app=None, kind=kind,
                            form=request.form or request.args, errors=errors,
                            **_form_choices(session, actor)), 422 if errors else 200
@@ -241,20 +220,14 @@ def application_edit(app_id: int):
     app = services.get_application(session, actor, app_id)
     errors: list = []
     if request.method == "POST":
-        try:
-            services.update_application(session, actor, app_id,
-                                        parse(services.ApplicationIn, _application_form_data()),
-                                        expected_version=_int("version"))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        except DomainError as exc:
-            session.rollback()
-            _flash_error(exc)
-            return redirect(url_for("listing.application_detail", app_id=app_id))
-        else:
+        done = attempt(lambda: services.update_application(
+            session, actor, app_id, parse(services.ApplicationIn, _application_form_data()),
+            expected_version=_int("version")))
+        if done.ok:
             flash(_("Application saved."), "success")
+        if done.ok or not done.errors:
             return redirect(url_for("listing.application_detail", app_id=app_id))
+        errors = done.errors
     form = request.form if request.method == "POST" else {
         "product_id": app.product_id, "listing_id": app.listing_id or "",
         "category": app.category.value, "proposed_price": app.proposed_price or "",
@@ -330,19 +303,17 @@ def application_evidence(app_id: int):
                 "document": document, "attachment_id": att or None}))
         except Invalid as exc:
             errors.extend(type(e)(e.field, e.message, i) for e in exc.errors)
-    try:
+    def save() -> None:
         if errors:
             raise Invalid(errors)
         services.set_evidence(session, actor, app_id, lines)
-    except Invalid as exc:
-        session.rollback()
+
+    done = attempt(save)
+    if done.errors:
         app = services.get_application(session, actor, app_id)
         return render_template("listing/application_detail.html",
-                               **_detail_context(session, actor, app, exc.errors)), 422
-    except DomainError as exc:
-        session.rollback()
-        _flash_error(exc)
-    else:
+                               **_detail_context(session, actor, app, done.errors)), 422
+    if done.ok:
         flash(_("Price evidence saved."), "success")
     return redirect(url_for("listing.application_detail", app_id=app_id))
 
@@ -352,17 +323,16 @@ def application_evidence(app_id: int):
 def application_attachment(app_id: int):
     actor = _actor()
     session = get_session()
-    try:
-        uploads = [f for f in request.files.getlist("files") if f.filename]
+    uploads = [f for f in request.files.getlist("files") if f.filename]
+
+    def upload_all() -> None:
         if not uploads:
             raise Invalid.one("files", "Choose a file.")
         for upload in uploads:
             services.add_application_attachment(session, actor, _store(), app_id,
                                                 upload.filename or "file", upload.read())
-    except DomainError as exc:
-        session.rollback()
-        _flash_error(exc)
-    else:
+
+    if attempt(upload_all, form=False).ok:
         flash(_("%(n)s file(s) attached.", n=len(uploads)), "success")
     return redirect(url_for("listing.application_detail", app_id=app_id) + "#attachments")
 
@@ -378,12 +348,12 @@ _ACTIONS = {
 }
 
 _DONE = {
-    "submit": "Application submitted for review.",
-    "withdraw": "Application withdrawn.",
-    "start_review": "Review started.",
-    "return": "Application returned to the applicant for amendment.",
-    "approve": "Approved; the publicity window is open.",
-    "reject": "Application rejected.",
+    "submit": N_("Application submitted for review."),
+    "withdraw": N_("Application withdrawn."),
+    "start_review": N_("Review started."),
+    "return": N_("Application returned to the applicant for amendment."),
+    "approve": N_("Approved; the publicity window is open."),
+    "reject": N_("Application rejected."),
 }
 
 
@@ -394,12 +364,8 @@ def application_action(app_id: int, action: str):
     session = get_session()
     if action not in _ACTIONS:
         raise Invalid.one("action", "Unknown action.")
-    try:
-        _ACTIONS[action](session, actor, app_id, request.form.get("reason"), _int("version"))
-    except DomainError as exc:
-        session.rollback()
-        _flash_error(exc)
-    else:
+    if attempt(lambda: _ACTIONS[action](session, actor, app_id, request.form.get("reason"),
+                                        _int("version")), form=False).ok:
         flash(_(_DONE[action]), "success")
     return redirect(url_for("listing.application_detail", app_id=app_id))
 
@@ -407,13 +373,8 @@ def application_action(app_id: int, action: str):
 @bp.route("/applications/<int:app_id>/assign", methods=["POST"])
 @requires(APP_REVIEW)
 def application_assign(app_id: int):
-    session = get_session()
-    try:
-        services.assign(session, _actor(), app_id, _int("assigned_to"))
-    except DomainError as exc:
-        session.rollback()
-        _flash_error(exc)
-    else:
+    if attempt(lambda: services.assign(get_session(), _actor(), app_id, _int("assigned_to")),
+               form=False).ok:
         flash(_("Assignment saved."), "success")
     return redirect(request.form.get("next") or url_for("listing.application_detail",
                                                         app_id=app_id))
@@ -455,18 +416,10 @@ def objection_detail(objection_id: int):
     session = get_session()
     objection = services.get_objection(session, actor, objection_id)
     if request.method == "POST":
-        if not actor.can(OBJECTION_RESOLVE):
-            raise Forbidden("not allowed: %(permission)s",
-                                     params={"permission": OBJECTION_RESOLVE})
-        try:
-            services.resolve_objection(session, actor, objection_id,
-                                       request.form.get("decision") == "uphold",
-                                       request.form.get("resolution"),
-                                       expected_version=_int("version"))
-        except DomainError as exc:
-            session.rollback()
-            _flash_error(exc)
-        else:
+        if attempt(lambda: services.resolve_objection(
+                session, actor, objection_id, request.form.get("decision") == "uphold",
+                request.form.get("resolution"), expected_version=_int("version")),
+                form=False).ok:
             flash(_("Objection resolved."), "success")
         return redirect(url_for("listing.objection_detail", objection_id=objection_id))
     app = session.get(Application, objection.application_id)
@@ -496,24 +449,20 @@ def listing_detail(listing_id: int):
     actor = _actor()
     session = get_session()
     if request.method == "POST":
-        if not actor.can(LISTING_MANAGE):
-            raise Forbidden("not allowed: %(permission)s",
-                                     params={"permission": LISTING_MANAGE})
         files = [(f.filename or "file", f.read()) for f in request.files.getlist("files")
                  if f.filename]
-        try:
-            reason_code = ListingReason(request.form.get("reason_code") or "other")
-            services.change_listing(session, actor, _store(), listing_id,
-                                    request.form.get("action", ""), reason_code,
-                                    request.form.get("reason"), files,
-                                    expected_version=_int("version"))
-        except (DomainError, ValueError) as exc:
-            session.rollback()
-            if isinstance(exc, DomainError):
-                _flash_error(exc)
-            else:
-                flash(_("Choose a reason code."), "error")
-        else:
+
+        def change() -> Any:
+            try:
+                reason_code = ListingReason(request.form.get("reason_code") or "")
+            except ValueError:
+                raise Invalid.one("reason_code", "Choose a reason code.") from None
+            return services.change_listing(session, actor, _store(), listing_id,
+                                           request.form.get("action", ""), reason_code,
+                                           request.form.get("reason"), files,
+                                           expected_version=_int("version"))
+
+        if attempt(change, form=False).ok:
             flash(_("Listing updated."), "success")
         return redirect(url_for("listing.listing_detail", listing_id=listing_id))
     listing = services.get_listing(session, actor, listing_id)

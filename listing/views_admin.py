@@ -2,22 +2,21 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.db import get_session
-from core.errors import DomainError, Invalid
+from core.errors import Invalid
 from core.forms import parse
 from core.rules import history as rule_history
 from core.types import local_today
-from core.web import current_actor, requires
+from core.web import attempt, current_actor, requires
 from listing import services, services_catalogue
 from listing.models import ImportKind, ImportStatus, ProductKind
 from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ, RULES_MANAGE
-from listing.views import _enum, _flash_error, _int, bp
+from listing.views import _enum, _int, bp
 
 
 def _actor():
@@ -56,21 +55,20 @@ def catalogue():
 def import_upload():
     """Upload a product or reference-price file; all or nothing, with a report."""
     session = get_session()
-    kind = request.form.get("kind")
     upload = request.files.get("file")
-    try:
+
+    def run() -> Any:
         if upload is None or not upload.filename:
             raise Invalid.one("file", "Choose a file.")
-        if kind == ImportKind.reference_prices.value:
-            batch = services_catalogue.import_reference_prices(session, _actor(),
-                                                               upload.filename, upload.read())
-        else:
-            batch = services_catalogue.import_products(session, _actor(), upload.filename,
-                                                       upload.read())
-    except DomainError as exc:
-        session.rollback()
-        _flash_error(exc)
+        importer = services_catalogue.import_reference_prices \
+            if request.form.get("kind") == ImportKind.reference_prices.value \
+            else services_catalogue.import_products
+        return importer(session, _actor(), upload.filename, upload.read())
+
+    done = attempt(run, form=False)
+    if not done.ok:
         return redirect(url_for("listing.catalogue"))
+    batch = done.value
     if batch.status == ImportStatus.succeeded:
         flash(_("Imported %(total)s rows: %(created)s new, %(updated)s changed, "
                 "%(unchanged)s unchanged.", total=batch.total_rows, created=batch.created,
@@ -128,18 +126,12 @@ def rules():
     session = get_session()
     errors: list = []
     if request.method == "POST":
-        try:
-            new = services.publish_rules(session, actor, _rules_from_form(request.form),
-                                         note=request.form.get("note") or None)
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        except DomainError as exc:
-            session.rollback()
-            _flash_error(exc)
-        else:
-            flash(_("Rule set version %(v)s published.", v=new.version), "success")
+        done = attempt(lambda: services.publish_rules(
+            session, actor, _rules_from_form(request.form), note=request.form.get("note") or None))
+        if done.ok:
+            flash(_("Rule set version %(v)s published.", v=done.value.version), "success")
             return redirect(url_for("listing.rules"))
+        errors = done.errors
     current = services.current_rules(session)
     return render_template("listing/rules.html", current=current,
                            params=json.loads(current.params.model_dump_json()),
@@ -156,23 +148,20 @@ def holidays():
     year = _int("year") or local_today().year
     errors: list = []
     if request.method == "POST":
-        try:
+        def save() -> None:
             if request.form.get("delete"):
-                services.delete_holiday(session, actor,
-                                        date.fromisoformat(request.form["delete"]))
+                services.delete_holiday(session, actor, parse(
+                    services.HolidayKey, {"day": request.form["delete"]}).day)
             else:
                 form = request.form.to_dict()
                 form["workday"] = form.get("workday") == "on"
                 services.set_holiday(session, actor, parse(services.HolidayIn, form))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        except DomainError as exc:
-            session.rollback()
-            _flash_error(exc)
-        else:
+
+        done = attempt(save)
+        if done.ok:
             flash(_("Calendar saved."), "success")
             return redirect(url_for("listing.holidays", year=year))
+        errors = done.errors
     return render_template("listing/holidays.html", year=year,
                            days=services.list_holidays(session, year), errors=errors,
                            can_edit=actor.can(RULES_MANAGE)), 422 if errors else 200

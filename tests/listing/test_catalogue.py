@@ -14,7 +14,7 @@ from bench.listing_data import generate_products, products_csv
 from core import rules
 from core.auth import actor_for_user
 from core.errors import Conflict, Forbidden, NotFound
-from core.models import AuditLog, OrgKind, RuleSet
+from core.models import AuditLog, Organisation, OrgKind, RuleSet
 from core.permissions import Actor
 from core.types import local_today
 from listing import services_catalogue as cat
@@ -63,7 +63,9 @@ def listing_rules(session):
     params = {**defaults.model_dump(mode="json"), "linkage_follow_days": FOLLOW_DAYS}
     # Stored directly rather than through rules.publish(): the row is dated 2000-01-01 so it is
     # in force now whatever the clock says.
-    session.add(RuleSet(name="listing", version=1, params=params, note="test",
+    last = session.execute(sa.select(sa.func.max(RuleSet.version))
+                           .where(RuleSet.name == "listing")).scalar()
+    session.add(RuleSet(name="listing", version=(last or 0) + 1, params=params, note="test",
                         effective_from=datetime(2000, 1, 1, tzinfo=UTC)))
     session.flush()
 
@@ -462,3 +464,17 @@ def test_concurrent_creation_is_a_conflict(session, bureau, monkeypatch):
     monkeypatch.setattr(cat, "_existing_products", lambda s, c: {})
     with pytest.raises(Conflict):
         cat.import_products(session, bureau, "a.csv", _csv_bytes(rows))
+
+
+def test_system_actor_imports_for_the_bureau(session, system_actor, monkeypatch):
+    bureau_org = make_org(session, OrgKind.bureau)
+    batch = cat.import_products(session, system_actor, "a.csv", _csv_bytes(generate_products(2)))
+    assert batch.status == ImportStatus.succeeded
+    assert batch.org_id == bureau_org.id or session.get(Organisation, batch.org_id).kind \
+        == OrgKind.bureau
+    # A huge number of errors: the stored report is capped and says so.
+    monkeypatch.setattr(cat, "MAX_REPORTED_ERRORS", 2)
+    rows = [{**r, "code": f"bad{i}"} for i, r in enumerate(generate_products(4, seed=21))]
+    failed = cat.import_products(session, system_actor, "b.csv", _csv_bytes(rows))
+    assert failed.error_count == 4 and len(failed.errors) == 3
+    assert "2 more errors" in failed.errors[-1]["message"]
