@@ -22,6 +22,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -255,11 +256,14 @@ def run_job(app: Any, spec: JobSpec, job_id: int) -> None:
 
 def requeue_stale(app: Any, *, include_unleased: bool = False,
                   older_than: timedelta = timedelta(minutes=2),
-                  booted_at: datetime | None = None) -> int:
+                  booted_at: datetime | None = None, session: Session | None = None) -> int:
     """Send again jobs a crash left behind: running with an expired lease, or queued/retrying
     for longer than ``older_than`` (all of them when ``include_unleased``, at worker start;
     ``booted_at`` is when that worker started consuming).
-    Duplicates are harmless: the claim lets only one delivery run."""
+    Duplicates are harmless: the claim lets only one delivery run.
+
+    ``session``: read through the caller's transaction (a job) instead of a new one — on
+    SQLite a second write transaction in the same thread would wait for the first forever."""
     db = app.extensions["yaocai.db"]
     broker = app.extensions["yaocai.broker"]
     now = utcnow()
@@ -267,7 +271,7 @@ def requeue_stale(app: Any, *, include_unleased: bool = False,
                       sa.true() if include_unleased else Job.created_at < now - older_than)
     expired = sa.and_(Job.status == JobStatus.running,
                       sa.or_(Job.lease_until.is_(None), Job.lease_until < now))
-    with db.unit_of_work() as s:
+    with (nullcontext(session) if session is not None else db.unit_of_work()) as s:
         if include_unleased and isinstance(broker, StubBroker):
             # In the embedded mode this process is the only worker: a job still marked
             # running was cut off by the crash that ended the previous process - unless this
@@ -380,7 +384,7 @@ def prune_login_attempts(session: Session) -> dict[str, int]:
 @job("core.requeue_stale_jobs")
 def requeue_stale_jobs(session: Session) -> dict[str, int]:
     from flask import current_app
-    return {"requeued": requeue_stale(current_app._get_current_object())}
+    return {"requeued": requeue_stale(current_app._get_current_object(), session=session)}
 
 
 periodic("core.prune_login_attempts", "15 3 * * *")

@@ -586,6 +586,16 @@ def test_scheduler_registers_the_kernels_periodic_jobs(japp, track, start_worker
     assert row.status == JobStatus.succeeded
     assert set(row.result) == {"deleted"}
 
+    # The sweep runs as a job too. It reads through the job's own transaction: on SQLite a
+    # second transaction from the same thread would wait on the first and fail locked.
+    fired = sweep.func(*sweep.args, **sweep.kwargs)
+    track.job(fired.id)
+    started = time.monotonic()
+    row = wait_for(japp, fired.id, JobStatus.succeeded, JobStatus.dead)
+    assert row.status == JobStatus.succeeded, row.error
+    assert set(row.result) == {"requeued"}
+    assert time.monotonic() - started < 10
+
     # It can also start and stop.
     sched.start(paused=True)
     sched.shutdown(wait=False)
