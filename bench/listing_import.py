@@ -24,31 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.common import emit
+from tests.support import drop_scratch_database, scratch_database
 
 TARGET_S = 60.0
-
-
-def _scratch_database(base: str | None, tmp: str) -> str:
-    if not base or base.startswith("sqlite"):
-        return f"sqlite:///{tmp}/listing_import.db"
-    url = sa.engine.make_url(base)
-    name = f"{url.database}_listing_bench"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(url: str) -> None:
-    if url.startswith("sqlite"):
-        return
-    u = sa.engine.make_url(url)
-    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-    admin.dispose()
 
 
 def _seconds(samples: list[float]) -> dict[str, Any]:
@@ -77,7 +55,11 @@ def main() -> None:
     from listing.services_catalogue import PRODUCT_COLUMNS, import_products
 
     tmp = tempfile.mkdtemp(prefix="yaocai-bench-")
-    url = _scratch_database(args.database_url, tmp)
+    if args.database_url and not args.database_url.startswith("sqlite"):
+        os.environ["TEST_DATABASE_URL"] = args.database_url  # the scratch database goes beside it
+    else:
+        os.environ.pop("TEST_DATABASE_URL", None)
+    url = scratch_database(tmp, "listing_import")
     try:
         upgrade(url)
         db = Database(url)
@@ -146,7 +128,7 @@ def main() -> None:
         db.dispose()
     finally:
         if not args.keep:
-            _drop_database(url)
+            drop_scratch_database(url)
 
 
 if __name__ == "__main__":

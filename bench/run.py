@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.core_requests"]
+BENCHMARKS = ["bench.core_requests", "bench.listing_search", "bench.listing_import"]
 
 if __name__ == "__main__":
     failed = 0
