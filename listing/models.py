@@ -337,6 +337,8 @@ class Listing(Versioned, table=True):
         sa.Index("ix_listing_browse_category", "status", "category", "product_kind",
                  "generic_name"),
         sa.Index("ix_listing_browse_kind", "status", "product_kind", "generic_name"),
+        sa.Index("ix_listing_status_code", "status", "product_code"),
+        sa.Index("ix_listing_status_company", "status", "company_name"),
         sa.Index("uq_listing_open", "product_id", "org_id", unique=True,
                  postgresql_where=sa.text("status <> 'delisted'"),
                  sqlite_where=sa.text("status <> 'delisted'")),
@@ -345,7 +347,10 @@ class Listing(Versioned, table=True):
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="product.id", index=True)
     org_id: int = Field(foreign_key="organisation.id", index=True)
-    status: ListingStatus = enum_field(ListingStatus, ListingStatus.listed, index=True)
+    # No index on status alone: nearly every row is "listed", and SQLite's planner (without
+    # statistics) would pick it over the selective ones; the composite indexes lead with it,
+    # so every search is an equality on status plus a range, a list or an order on the rest.
+    status: ListingStatus = enum_field(ListingStatus, ListingStatus.listed)
     category: ListingCategory = enum_field(ListingCategory, ListingCategory.regular)
     price: Decimal = Field(sa_type=Price(), nullable=False)
     product_code: str = Field(max_length=27, index=True)
