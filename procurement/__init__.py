@@ -8,3 +8,4 @@ def init_app(app: Flask) -> None:
     from procurement import views
 
     views.init_app(app)
+    from procurement import cli; cli.init_app(app)  # noqa: E702, I001
