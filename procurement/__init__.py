@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from procurement import views
+    from procurement import cli, services, views  # noqa: F401  (services registers its rule set)
 
     views.init_app(app)
-    from procurement import cli; cli.init_app(app)  # noqa: E702, I001
+    cli.init_app(app)

@@ -3,10 +3,22 @@ from core.models import OrgKind, Role
 from core.permissions import declare, grant
 
 VIEW = declare("procurement:home:view", "Open the Procurement module")
+BATCH_READ = declare("procurement:batch:read", "See procurement batches and their products")
+BATCH_MANAGE = declare("procurement:batch:manage",
+                       "Create and run procurement batches and their rule sets")
+REPORT_READ = declare("procurement:report:read", "See volume reports")
+REPORT_EDIT = declare("procurement:report:edit", "Report the hospital's volumes")
+BID_READ = declare("procurement:bid:read", "See bids (prices only after bidding closes)")
+BID_EDIT = declare("procurement:bid:edit", "Submit and withdraw the company's bids")
 
-for _role in Role:
-    grant(OrgKind.enterprise, _role.value, VIEW)
-for _role in Role:
-    grant(OrgKind.hospital, _role.value, VIEW)
-for _role in Role:
-    grant(OrgKind.bureau, _role.value, VIEW)
+_ALL = [r.value for r in Role]
+_WORKERS = [Role.org_admin.value, Role.operator.value]
+
+for _role in _ALL:
+    grant(OrgKind.enterprise, _role, VIEW, BATCH_READ, BID_READ)
+    grant(OrgKind.hospital, _role, VIEW, BATCH_READ, REPORT_READ)
+    grant(OrgKind.bureau, _role, VIEW, BATCH_READ, REPORT_READ, BID_READ)
+for _role in _WORKERS:
+    grant(OrgKind.enterprise, _role, BID_EDIT)
+    grant(OrgKind.hospital, _role, REPORT_EDIT)
+    grant(OrgKind.bureau, _role, BATCH_MANAGE)

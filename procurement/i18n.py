@@ -1,0 +1,86 @@
+"""Procurement strings translated at render time (enum values, actions, rule messages, field
+names and error messages); extraction finds them through ``N_``. Regenerate when adding
+such strings, then translate them in ``translations/zh_CN``."""
+from core.i18n import N_
+
+TERMS: tuple[str, ...] = (
+    N_('The demand is below 80% of the average usage of the last two years; explain why.'),
+    N_('explanation'),  # field name
+    N_('products'),  # field name
+    N_('draft'),  # BatchStatus
+    N_('reporting'),  # BatchStatus
+    N_('bidding'),  # BatchStatus
+    N_('evaluating'),  # BatchStatus
+    N_('publicizing'),  # BatchStatus
+    N_('allocating'),  # BatchStatus
+    N_('executing'),  # BatchStatus
+    N_('closed'),  # BatchStatus
+    N_('cancelled'),  # BatchStatus
+    N_('submitted'),  # BidStatus
+    N_('withdrawn'),  # BidStatus
+    N_('entered'),  # ReportSource
+    N_('upload'),  # ReportSource
+    N_('action:open_reporting'),  # action button
+    N_('vbp_batch.open_reporting'),  # audit action
+    N_('action:open_bidding'),  # action button
+    N_('vbp_batch.open_bidding'),  # audit action
+    N_('action:close_bidding'),  # action button
+    N_('vbp_batch.close_bidding'),  # audit action
+    N_('action:publicize'),  # action button
+    N_('vbp_batch.publicize'),  # audit action
+    N_('action:start_allocation'),  # action button
+    N_('vbp_batch.start_allocation'),  # audit action
+    N_('action:execute'),  # action button
+    N_('vbp_batch.execute'),  # audit action
+    N_('action:close'),  # action button
+    N_('vbp_batch.close'),  # audit action
+    N_('action:cancel'),  # action button
+    N_('vbp_batch.cancel'),  # audit action
+    N_('won_multiplier'),  # selection rule
+    N_('won_floor'),  # selection rule
+    N_('won_zero_volume'),  # selection rule
+    N_('lost_threshold'),  # selection rule
+    N_('lost_cap'),  # selection rule
+    N_('vbp_batch.create'),  # audit action
+    N_('vbp_batch.update'),  # audit action
+    N_('vbp_batch.add_product'),  # audit action
+    N_('vbp_report.save'),  # audit action
+    N_('vbp_bid.submit'),  # audit action
+    N_('not allowed: %(permission)s'),  # error (services.py)
+    N_('A batch with this code exists.'),  # message (services.py)
+    N_('vbp_batch %(id)s cannot be changed when %(status)s'),  # error (services.py)
+    N_('the bidding window of vbp_batch %(id)s is fixed once bidding opens'),  # error (services.py)
+    N_('products of vbp_batch %(id)s are fixed once reporting opens'),  # error (services.py)
+    N_('Give the content value and its unit together.'),  # message (services.py)
+    N_('Choose a dosage form of the price-rule table.'),  # message (services.py)
+    N_('This batch already has a product with this code.'),  # message (services.py)
+    N_('vbp_batch_product %(id)s not found'),  # error (services.py)
+    N_('vbp_batch %(id)s is not taking volume reports (%(status)s)'),  # error (services.py)
+    N_('the reporting deadline of vbp_batch %(id)s has passed'),  # error (services.py)
+    N_('only medical institutions report volumes'),  # error (services.py)
+    N_('only companies bid'),  # error (services.py)
+    N_('vbp_batch %(id)s is not taking bids'),  # error (services.py)
+    N_('Choose an active catalogue product of your company.'),  # message (services.py)
+    N_("The unit comparable price is above the batch product's maximum valid price."),  # message (services.py)
+    N_('the bids of vbp_batch %(id)s are sealed until bidding closes'),  # error (services.py)
+    N_('bidding of vbp_batch %(id)s closes at %(at)s'),  # error (services.py)
+    N_("The product's generic name differs from the batch product's."),  # message (services.py)
+    N_('Add the batch products first.'),  # message (services.py)
+    N_('Set the reporting deadline.'),  # message (services.py)
+    N_('Set the bidding window.'),  # message (services.py)
+    N_('bid_closes_at'),  # field name
+    N_('code'),  # field name
+    N_('dosage_form'),  # field name
+    N_('package_price'),  # field name
+    N_('product_id'),  # field name
+    N_('products'),  # field name
+    N_('rep_content_unit'),  # field name
+    N_('report_deadline'),  # field name
+    N_('Open the Procurement module'),  # permission procurement:home:view
+    N_('See procurement batches and their products'),  # permission procurement:batch:read
+    N_('Create and run procurement batches and their rule sets'),  # permission procurement:batch:manage
+    N_('See volume reports'),  # permission procurement:report:read
+    N_("Report the hospital's volumes"),  # permission procurement:report:edit
+    N_('See bids (prices only after bidding closes)'),  # permission procurement:bid:read
+    N_("Submit and withdraw the company's bids"),  # permission procurement:bid:edit
+)

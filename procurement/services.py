@@ -1,0 +1,461 @@
+"""Procurement (集采) business operations: batches, batch products, volume reports, bids.
+
+Every function takes a ``Session`` and the acting ``Actor``, flushes and never commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field, field_validator, model_validator
+from sqlmodel import Session, func, select
+
+from core import audit, rules
+from core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Invalid, NotFound
+from core.models import Organisation, OrgKind, OrgStatus
+from core.money import to_price
+from core.permissions import Actor
+from core.scoping import get_readable, readable_by
+from core.services import Page, paginate
+from core.states import Move, Workflow
+from core.types import utcnow
+from listing import price_rules
+from listing import services as listing_services
+from listing.models import Product, ProductStatus
+from procurement.models import (
+    Batch,
+    BatchProduct,
+    BatchStatus,
+    Bid,
+    BidStatus,
+    ReportSource,
+    VolumeReport,
+)
+from procurement.permissions import BATCH_MANAGE, BID_EDIT, REPORT_EDIT
+from procurement.rules import DEFAULT_PROCUREMENT_RULES, ProcurementRuleParams
+
+RULE_SET = "procurement"
+rules.register(RULE_SET, ProcurementRuleParams, DEFAULT_PROCUREMENT_RULES)
+
+B = BatchStatus
+#: The batch lifecycle (DOMAIN §2). Every move is the bureau's.
+BATCH_FLOW = Workflow("vbp_batch", BatchStatus, [
+    Move.of("open_reporting", B.draft, B.reporting, BATCH_MANAGE),
+    Move.of("open_bidding", B.reporting, B.bidding, BATCH_MANAGE),
+    Move.of("close_bidding", B.bidding, B.evaluating, BATCH_MANAGE),
+    Move.of("publicize", B.evaluating, B.publicizing, BATCH_MANAGE),
+    Move.of("start_allocation", B.publicizing, B.allocating, BATCH_MANAGE),
+    Move.of("execute", B.allocating, B.executing, BATCH_MANAGE),
+    Move.of("close", B.executing, B.closed, BATCH_MANAGE),
+    Move.of("cancel", [B.draft, B.reporting, B.bidding, B.evaluating, B.publicizing],
+            B.cancelled, BATCH_MANAGE),
+])
+
+_Q4 = Decimal("0.0001")
+
+
+def _require(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        raise Forbidden("not allowed: %(permission)s", params={"permission": permission})
+
+
+def current_rules(session: Session) -> rules.Rules[ProcurementRuleParams]:
+    return rules.current(session, RULE_SET)
+
+
+def batch_rules(session: Session, batch: Batch) -> ProcurementRuleParams:
+    """The rule-set version the batch is bound to."""
+    return rules.get_version(session, RULE_SET, batch.rule_version).params
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+class BatchIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    report_deadline: datetime | None = None
+    bid_opens_at: datetime | None = None
+    bid_closes_at: datetime | None = None
+    cycle_start: date | None = None
+    note: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _window(self) -> BatchIn:
+        for name in ("report_deadline", "bid_opens_at", "bid_closes_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} needs a time zone")
+        if self.bid_opens_at and self.bid_closes_at and self.bid_closes_at <= self.bid_opens_at:
+            raise ValueError("the bidding window must close after it opens")
+        return self
+
+
+def get_batch(session: Session, actor: Actor, batch_id: int) -> Batch:
+    return get_readable(session, Batch, batch_id, actor)
+
+
+def list_batches(session: Session, actor: Actor, *, status: BatchStatus | None = None,
+                 page: int = 1, per_page: int = 50) -> Page:
+    stmt = readable_by(Batch, actor)
+    if status is not None:
+        stmt = stmt.where(Batch.status == status)
+    return paginate(session, stmt.order_by(Batch.id.desc()), page, per_page)
+
+
+def create_batch(session: Session, actor: Actor, data: BatchIn) -> Batch:
+    """Create a draft batch bound to the rule-set version now in force."""
+    _require(actor, BATCH_MANAGE)
+    if session.exec(select(Batch.id).where(Batch.code == data.code.strip())).first():
+        raise Invalid.one("code", "A batch with this code exists.")
+    current = current_rules(session)
+    batch = Batch(**data.model_dump(), rule_version=current.version,
+                  cycle_years=current.params.cycle_years, created_by=actor.user_id)
+    batch.code = data.code.strip()
+    session.add(batch)
+    session.flush()
+    audit.record(session, actor, "vbp_batch.create", "vbp_batch", batch.id,
+                 after={"code": batch.code, "rule_version": batch.rule_version})
+    return batch
+
+
+def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn) -> Batch:
+    """Change a batch's dates and texts; the code and rule version stay."""
+    _require(actor, BATCH_MANAGE)
+    batch = get_batch(session, actor, batch_id)
+    if batch.status in (B.executing, B.closed, B.cancelled):
+        raise Conflict("vbp_batch %(id)s cannot be changed when %(status)s",
+                       params={"id": batch.id, "status": batch.status.value},
+                       current_status=batch.status.value)
+    if batch.status not in (B.draft, B.reporting) and (
+            data.bid_closes_at != batch.bid_closes_at or data.bid_opens_at != batch.bid_opens_at):
+        raise Conflict("the bidding window of vbp_batch %(id)s is fixed once bidding opens",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    for name in ("name", "report_deadline", "bid_opens_at", "bid_closes_at", "cycle_start",
+                 "note"):
+        setattr(batch, name, getattr(data, name))
+    batch.updated_at = utcnow()
+    session.add(batch)
+    session.flush()
+    audit.record(session, actor, "vbp_batch.update", "vbp_batch", batch.id,
+                 after=data.model_dump(mode="json"))
+    return batch
+
+
+def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
+               expected_version: int | None = None, now: datetime | None = None) -> Batch:
+    """Move a batch along its lifecycle, with the checks each move needs."""
+    batch = get_batch(session, actor, batch_id)
+    now = now or utcnow()
+    if BATCH_FLOW.find(batch.status, action) is not None:
+        if action == "open_reporting":
+            products = session.exec(select(func.count()).select_from(BatchProduct).where(
+                BatchProduct.batch_id == batch.id)).one()
+            errors = ErrorCollector()
+            if not products:
+                errors.add("products", "Add the batch products first.")
+            if batch.report_deadline is None:
+                errors.add("report_deadline", "Set the reporting deadline.")
+            errors.raise_if_any()
+        if action == "open_bidding":
+            errors = ErrorCollector()
+            if batch.bid_opens_at is None or batch.bid_closes_at is None:
+                errors.add("bid_closes_at", "Set the bidding window.")
+            errors.raise_if_any()
+        if action == "close_bidding" and (batch.bid_closes_at is None
+                                          or now < batch.bid_closes_at):
+            raise Conflict("bidding of vbp_batch %(id)s closes at %(at)s",
+                           params={"id": batch.id, "at": str(batch.bid_closes_at)},
+                           current_status=batch.status.value)
+    return BATCH_FLOW.transition(session, batch, action, actor,
+                                 expected_version=expected_version)
+
+
+# --- batch products ---------------------------------------------------------------------------
+
+class BatchProductIn(BaseModel):
+    code: str = Field(min_length=1, max_length=20)
+    generic_name: str = Field(min_length=1, max_length=120)
+    dosage_form: str = Field(min_length=1, max_length=40)
+    rep_content_value: Decimal | None = None
+    rep_content_unit: str | None = Field(default=None, max_length=10)
+    rep_volume_ml: Decimal | None = None
+    rep_units: int = Field(default=1, ge=1)
+    smallest_unit: str = Field(min_length=1, max_length=10)
+    max_ucp: Decimal
+
+    @field_validator("max_ucp", mode="before")
+    @classmethod
+    def _price(cls, v: Any) -> Decimal:
+        price = to_price(str(v), field="max_ucp")
+        if price <= 0:
+            raise ValueError("must be greater than zero")
+        return price
+
+
+def add_batch_product(session: Session, actor: Actor, batch_id: int,
+                      data: BatchProductIn) -> BatchProduct:
+    """Add a product (品种) to a draft batch."""
+    _require(actor, BATCH_MANAGE)
+    batch = get_batch(session, actor, batch_id)
+    if batch.status != B.draft:
+        raise Conflict("products of vbp_batch %(id)s are fixed once reporting opens",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    errors = ErrorCollector()
+    if (data.rep_content_value is None) != (data.rep_content_unit is None):
+        errors.add("rep_content_unit", "Give the content value and its unit together.")
+    forms = listing_services.current_rules(session).params.form_ratios
+    if data.dosage_form not in forms:
+        errors.add("dosage_form", "Choose a dosage form of the price-rule table.")
+    if session.exec(select(BatchProduct.id).where(BatchProduct.batch_id == batch.id,
+                                                  BatchProduct.code == data.code)).first():
+        errors.add("code", "This batch already has a product with this code.")
+    errors.raise_if_any()
+    product = BatchProduct(batch_id=batch.id, **data.model_dump())
+    session.add(product)
+    session.flush()
+    audit.record(session, actor, "vbp_batch.add_product", "vbp_batch", batch.id,
+                 after={"product": data.model_dump(mode="json")})
+    return product
+
+
+def batch_products(session: Session, actor: Actor, batch_id: int) -> list[BatchProduct]:
+    get_batch(session, actor, batch_id)
+    return list(session.exec(select(BatchProduct).where(BatchProduct.batch_id == batch_id)
+                             .order_by(BatchProduct.code)))
+
+
+def _batch_product(session: Session, actor: Actor, batch_product_id: int
+                   ) -> tuple[Batch, BatchProduct]:
+    bp = session.get(BatchProduct, batch_product_id)
+    if bp is None:
+        raise NotFound("vbp_batch_product %(id)s not found", params={"id": batch_product_id})
+    return get_batch(session, actor, bp.batch_id), bp
+
+
+# --- volume reports ---------------------------------------------------------------------------
+
+class ReportIn(BaseModel):
+    """A hospital's report for one product: the last two years' usage and its annual demand."""
+
+    usage_last_year: int = Field(ge=0)
+    usage_year_before: int = Field(ge=0)
+    demand: int = Field(ge=0)
+    explanation: str | None = Field(default=None, max_length=2000)
+
+
+def check_report(data: ReportIn, params: ProcurementRuleParams) -> list[tuple[str, str]]:
+    """Field problems of a report: below ``report_min_share`` of the average usage needs an
+    explanation (报量低于历史均值80%需说明)."""
+    average = Decimal(data.usage_last_year + data.usage_year_before) / 2
+    if Decimal(data.demand) < params.report_min_share * average \
+            and not (data.explanation or "").strip():
+        return [("explanation", "The demand is below 80% of the average usage of the last two "
+                                "years; explain why.")]
+    return []
+
+
+def _check_reporting(batch: Batch, now: datetime) -> None:
+    if batch.status != B.reporting:
+        raise Conflict("vbp_batch %(id)s is not taking volume reports (%(status)s)",
+                       params={"id": batch.id, "status": batch.status.value},
+                       current_status=batch.status.value)
+    if batch.report_deadline is not None and now > batch.report_deadline:
+        raise Conflict("the reporting deadline of vbp_batch %(id)s has passed",
+                       params={"id": batch.id}, current_status=batch.status.value)
+
+
+def _upsert_report(session: Session, actor: Actor, batch: Batch, bp: BatchProduct,
+                   data: ReportIn, source: ReportSource) -> VolumeReport:
+    report = session.exec(select(VolumeReport).where(
+        VolumeReport.batch_product_id == bp.id, VolumeReport.org_id == actor.org_id)).first()
+    before = None
+    if report is None:
+        report = VolumeReport(batch_id=batch.id, batch_product_id=bp.id, org_id=actor.org_id,
+                              created_by=actor.user_id, **data.model_dump(), source=source)
+    else:
+        before = {k: getattr(report, k) for k in data.model_dump()}
+        for name, value in data.model_dump().items():
+            setattr(report, name, value)
+        report.source, report.updated_at = source, utcnow()
+    session.add(report)
+    session.flush()
+    audit.record(session, actor, "vbp_report.save", "vbp_volume_report", report.id,
+                 before=before, after={"batch_product_id": bp.id, **data.model_dump()},
+                 org_id=actor.org_id)
+    return report
+
+
+def submit_report(session: Session, actor: Actor, batch_product_id: int, data: ReportIn, *,
+                  now: datetime | None = None) -> VolumeReport:
+    """Report (or correct) the hospital's volume for one batch product before the deadline."""
+    _require(actor, REPORT_EDIT)
+    if actor.org_kind != OrgKind.hospital:
+        raise Forbidden("only medical institutions report volumes")
+    batch, bp = _batch_product(session, actor, batch_product_id)
+    _check_reporting(batch, now or utcnow())
+    problems = check_report(data, batch_rules(session, batch))
+    if problems:
+        raise Invalid([FieldError(f, m) for f, m in problems])
+    return _upsert_report(session, actor, batch, bp, data, ReportSource.entered)
+
+
+def list_reports(session: Session, actor: Actor, batch_id: int, *,
+                 batch_product_id: int | None = None, page: int = 1,
+                 per_page: int = 100) -> Page:
+    get_batch(session, actor, batch_id)
+    stmt = readable_by(VolumeReport, actor).where(VolumeReport.batch_id == batch_id)
+    if batch_product_id is not None:
+        stmt = stmt.where(VolumeReport.batch_product_id == batch_product_id)
+    return paginate(session, stmt.order_by(VolumeReport.batch_product_id, VolumeReport.org_id),
+                    page, per_page)
+
+
+def missing_reporters(session: Session, actor: Actor, batch_id: int) -> list[Organisation]:
+    """Active hospitals that have not reported every product of the batch (bureau view)."""
+    _require(actor, BATCH_MANAGE)
+    get_batch(session, actor, batch_id)
+    n_products = session.exec(select(func.count()).select_from(BatchProduct).where(
+        BatchProduct.batch_id == batch_id)).one()
+    reported = (select(VolumeReport.org_id).where(VolumeReport.batch_id == batch_id)
+                .group_by(VolumeReport.org_id)
+                .having(func.count(sa.distinct(VolumeReport.batch_product_id)) >= n_products))
+    return list(session.exec(select(Organisation).where(
+        Organisation.kind == OrgKind.hospital, Organisation.status == OrgStatus.active,
+        Organisation.id.not_in(reported)).order_by(Organisation.code)))  # type: ignore[union-attr]
+
+
+# --- bids -------------------------------------------------------------------------------------
+
+class BidIn(BaseModel):
+    product_id: int
+    package_price: Decimal
+    capacity: int | None = Field(default=None, ge=1)
+
+    @field_validator("package_price", mode="before")
+    @classmethod
+    def _price(cls, v: Any) -> Decimal:
+        price = to_price(str(v), field="package_price")
+        if price <= 0:
+            raise ValueError("must be greater than zero")
+        return price
+
+
+def unit_comparable_price(session: Session, bp: BatchProduct, product: Product,
+                          package_price: Decimal) -> Decimal:
+    """The unit comparable price (单位可比价): the bid's package price converted to the batch
+    product's representative specification with the 差比价 factors, per smallest unit."""
+    rep = price_rules.Spec(form=bp.dosage_form, content=bp.rep_content_value,
+                           content_unit=bp.rep_content_unit, volume_ml=bp.rep_volume_ml,
+                           units=bp.rep_units)
+    params = listing_services.current_rules(session).params.to_diff_params()
+    try:
+        k = price_rules.k_factors(rep, listing_services.product_spec(product), params).product
+    except price_rules.PriceRuleError as exc:
+        raise Invalid.one("product_id", str(exc)) from None
+    return (package_price / k / bp.rep_units).quantize(_Q4, rounding=ROUND_HALF_UP)
+
+
+def _bidding_open(batch: Batch, now: datetime) -> bool:
+    return (batch.status == B.bidding and batch.bid_opens_at is not None
+            and batch.bid_closes_at is not None and batch.bid_opens_at <= now < batch.bid_closes_at)
+
+
+def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidIn, *,
+               now: datetime | None = None) -> Bid:
+    """Submit or replace the company's sealed bid for one batch product while bidding is open."""
+    _require(actor, BID_EDIT)
+    if actor.org_kind != OrgKind.enterprise:
+        raise Forbidden("only companies bid")
+    now = now or utcnow()
+    batch, bp = _batch_product(session, actor, batch_product_id)
+    if not _bidding_open(batch, now):
+        raise Conflict("vbp_batch %(id)s is not taking bids", params={"id": batch.id},
+                       current_status=batch.status.value)
+    org = session.get(Organisation, actor.org_id)
+    product = session.get(Product, data.product_id)
+    errors = ErrorCollector()
+    if product is None or product.status != ProductStatus.active \
+            or org is None or not listing_services._applicant_may_list(org, product):
+        errors.add("product_id", "Choose an active catalogue product of your company.")
+    elif product.generic_name != bp.generic_name:
+        errors.add("product_id", "The product's generic name differs from the batch product's.")
+    errors.raise_if_any()
+    assert product is not None
+    ucp = unit_comparable_price(session, bp, product, data.package_price)
+    if ucp > bp.max_ucp:
+        raise Invalid.one("package_price", "The unit comparable price is above the batch "
+                                           "product's maximum valid price.")
+    bid = session.exec(select(Bid).where(Bid.batch_product_id == bp.id,
+                                         Bid.org_id == actor.org_id)).first()
+    sequence = (session.exec(select(func.max(Bid.sequence)).where(
+        Bid.batch_product_id == bp.id)).one() or 0) + 1
+    if bid is None:
+        bid = Bid(batch_id=batch.id, batch_product_id=bp.id, org_id=actor.org_id,
+                  created_by=actor.user_id, product_id=product.id,
+                  package_price=data.package_price, ucp=ucp, capacity=data.capacity,
+                  sequence=sequence)
+    else:
+        bid.product_id, bid.package_price, bid.ucp = product.id, data.package_price, ucp
+        bid.capacity, bid.status, bid.sequence = data.capacity, BidStatus.submitted, sequence
+        bid.submitted_at = bid.updated_at = now
+    session.add(bid)
+    session.flush()
+    # The audit trail records that a bid was made, never its price before the opening.
+    audit.record(session, actor, "vbp_bid.submit", "vbp_bid", bid.id,
+                 after={"batch_product_id": bp.id, "product_id": product.id},
+                 org_id=actor.org_id)
+    return bid
+
+
+@dataclass(frozen=True)
+class BidView:
+    """A bid as the caller may see it: prices are None while the bids are sealed."""
+
+    id: int
+    batch_product_id: int
+    org_id: int
+    product_id: int
+    status: BidStatus
+    capacity: int | None
+    submitted_at: datetime
+    package_price: Decimal | None
+    ucp: Decimal | None
+    sealed: bool
+
+
+def bids_sealed(batch: Batch, now: datetime | None = None) -> bool:
+    """Bids stay sealed until the bidding window has closed."""
+    now = now or utcnow()
+    return batch.bid_closes_at is None or now < batch.bid_closes_at
+
+
+def list_bids(session: Session, actor: Actor, batch_id: int, *,
+              now: datetime | None = None) -> list[BidView]:
+    """The bids the caller may see. Before the window closes nobody — the bureau included —
+    sees a price; a company sees its own bids' prices (it wrote them)."""
+    batch = get_batch(session, actor, batch_id)
+    sealed = bids_sealed(batch, now)
+    rows = session.exec(readable_by(Bid, actor).where(Bid.batch_id == batch_id)
+                        .order_by(Bid.batch_product_id, Bid.sequence)).all()
+    out = []
+    for b in rows:
+        hidden = sealed and b.org_id != actor.org_id
+        out.append(BidView(b.id, b.batch_product_id, b.org_id, b.product_id, b.status,
+                           b.capacity, b.submitted_at, None if hidden else b.package_price,
+                           None if hidden else b.ucp, hidden))
+    return out
+
+
+def opened_bids(session: Session, actor: Actor, batch_product_id: int, *,
+                now: datetime | None = None) -> list[Bid]:
+    """The submitted bids of a batch product with their prices — only once bidding closed."""
+    batch, bp = _batch_product(session, actor, batch_product_id)
+    if bids_sealed(batch, now):
+        raise Conflict("the bids of vbp_batch %(id)s are sealed until bidding closes",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    return list(session.exec(select(Bid).where(Bid.batch_product_id == bp.id,
+                                               Bid.status == BidStatus.submitted)
+                             .order_by(Bid.sequence)))

@@ -1,0 +1,203 @@
+"""Batches, batch products, volume reports and sealed bids (DOMAIN §2)."""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.models import AuditLog
+from core.states import IllegalTransition
+from procurement import services
+from procurement.models import BatchStatus, Bid, VolumeReport
+from tests.listing.factories import actor, bureau, company, hospital, product, seed_rules
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+OPENS, CLOSES = T0 + timedelta(days=10), T0 + timedelta(days=20)
+
+
+class Cast:
+    def __init__(self, session):
+        seed_rules(session)
+        self.bureau = bureau(session)
+        self.manager = actor(session, self.bureau, "operator")
+        self.bureau_viewer = actor(session, self.bureau, "viewer")
+        self.hosp = hospital(session)
+        self.hosp_op = actor(session, self.hosp, "operator")
+        self.other_hosp_op = actor(session, hospital(session), "operator")
+        self.co = company(session)
+        self.co_op = actor(session, self.co, "operator")
+        self.rival = company(session)
+        self.rival_op = actor(session, self.rival, "operator")
+
+
+@pytest.fixture
+def cast(session) -> Cast:
+    return Cast(session)
+
+
+def new_batch(session, c: Cast, code: str = "ZJ-2026-01"):
+    batch = services.create_batch(session, c.manager, services.BatchIn(
+        code=code, name="浙江省第一批药品集采", report_deadline=T0 + timedelta(days=5),
+        bid_opens_at=OPENS, bid_closes_at=CLOSES))
+    bp = services.add_batch_product(session, c.manager, batch.id, services.BatchProductIn(
+        code="P01", generic_name="阿托伐他汀钙片", dosage_form="普通片",
+        rep_content_value=Decimal("10"), rep_content_unit="mg", rep_units=1,
+        smallest_unit="片", max_ucp=Decimal("2.0000")))
+    return batch, bp
+
+
+def test_batch_lifecycle_checks_and_audit(session, cast):
+    batch, _ = new_batch(session, cast)
+    assert batch.status == BatchStatus.draft and batch.rule_version == 1
+    for action in ("open_reporting", "open_bidding"):
+        services.move_batch(session, cast.manager, batch.id, action)
+    with pytest.raises(Conflict):  # the window has not closed yet
+        services.move_batch(session, cast.manager, batch.id, "close_bidding",
+                            now=CLOSES - timedelta(seconds=1))
+    services.move_batch(session, cast.manager, batch.id, "close_bidding", now=CLOSES)
+    for action in ("publicize", "start_allocation", "execute", "close"):
+        services.move_batch(session, cast.manager, batch.id, action)
+    assert batch.status == BatchStatus.closed
+    moves = session.exec(select(AuditLog.action).where(
+        AuditLog.object_type == "vbp_batch", AuditLog.object_id == str(batch.id))
+        .order_by(AuditLog.seq)).all()
+    assert moves[-1] == "vbp_batch.close" and "vbp_batch.close_bidding" in moves
+    with pytest.raises(IllegalTransition):
+        services.move_batch(session, cast.manager, batch.id, "cancel")
+
+
+def test_opening_reporting_needs_products_and_a_deadline(session, cast):
+    batch = services.create_batch(session, cast.manager, services.BatchIn(code="B2", name="x"))
+    with pytest.raises(Invalid) as exc:
+        services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    assert {e.field for e in exc.value.errors} == {"products", "report_deadline"}
+    assert batch.status == BatchStatus.draft
+
+
+def test_only_bureau_managers_run_batches_and_drafts_are_hidden(session, cast):
+    with pytest.raises(Forbidden):
+        services.create_batch(session, cast.bureau_viewer, services.BatchIn(code="X", name="x"))
+    batch, _ = new_batch(session, cast)
+    with pytest.raises(NotFound):  # a draft is the bureau's
+        services.get_batch(session, cast.hosp_op, batch.id)
+    with pytest.raises(Forbidden):
+        services.move_batch(session, cast.bureau_viewer, batch.id, "open_reporting")
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    assert services.get_batch(session, cast.hosp_op, batch.id).id == batch.id
+
+
+def _report(**kw) -> services.ReportIn:
+    data = {"usage_last_year": 1000, "usage_year_before": 1200, "demand": 900} | kw
+    return services.ReportIn(**data)
+
+
+def test_reports_below_80_percent_of_average_need_an_explanation(session, cast):
+    batch, bp = new_batch(session, cast)
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    # average 1100; 80% is 880: 879 needs a reason, 880 does not
+    with pytest.raises(Invalid) as exc:
+        services.submit_report(session, cast.hosp_op, bp.id, _report(demand=879), now=T0)
+    assert [e.field for e in exc.value.errors] == ["explanation"]
+    services.submit_report(session, cast.hosp_op, bp.id, _report(demand=880), now=T0)
+    r = services.submit_report(session, cast.hosp_op, bp.id,
+                               _report(demand=500, explanation="科室调整，用量下降"), now=T0)
+    assert session.exec(select(VolumeReport).where(VolumeReport.org_id == cast.hosp.id)).all() \
+        == [r]  # corrected in place, one report per hospital and product
+    assert r.demand == 500 and r.version == 2
+
+
+def test_reporting_deadline_status_and_isolation(session, cast):
+    batch, bp = new_batch(session, cast)
+    with pytest.raises(NotFound):  # still a draft: hospitals cannot see it
+        services.submit_report(session, cast.hosp_op, bp.id, _report(), now=T0)
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    with pytest.raises(Conflict):
+        services.submit_report(session, cast.hosp_op, bp.id, _report(),
+                               now=batch.report_deadline + timedelta(seconds=1))
+    with pytest.raises(Forbidden):
+        services.submit_report(session, cast.co_op, bp.id, _report(), now=T0)
+    services.submit_report(session, cast.hosp_op, bp.id, _report(), now=T0)
+    assert services.list_reports(session, cast.other_hosp_op, batch.id).items == []
+    assert len(services.list_reports(session, cast.manager, batch.id).items) == 1
+    missing = services.missing_reporters(session, cast.manager, batch.id)
+    assert cast.hosp.id not in {o.id for o in missing}
+    assert cast.other_hosp_op.org_id in {o.id for o in missing}
+
+
+def _open_bidding(session, cast):
+    batch, bp = new_batch(session, cast)
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    services.move_batch(session, cast.manager, batch.id, "open_bidding")
+    return batch, bp
+
+
+def test_ucp_converts_to_the_representative_specification(session, cast):
+    batch, bp = _open_bidding(session, cast)
+    p20 = product(session, cast.co, content="20", units=28)  # 20 mg × 28 against 10 mg × 1
+    bid = services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+        product_id=p20.id, package_price=Decimal("47.60"), capacity=100000), now=OPENS)
+    # K = 1.7^log2(20/10) × 1.95^log2(28/1) = 1.7 × 24.79… ≈ 42.15; ucp = 47.60 / K per tablet.
+    # Cross-checked in floating point here, independently of the price-rule code.
+    expected = 47.60 / (1.7 * 1.95 ** math.log2(28))
+    assert bid.ucp == Decimal(f"{expected:.4f}") == Decimal("1.1294")
+    assert Decimal("0.1") < bid.ucp < Decimal("2")
+
+
+def test_bids_are_sealed_until_the_window_closes(session, cast):
+    batch, bp = _open_bidding(session, cast)
+    mine = product(session, cast.co, content="10", units=1)
+    theirs = product(session, cast.rival, content="10", units=1)
+    services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+        product_id=mine.id, package_price=Decimal("1.2000")), now=OPENS)
+    services.submit_bid(session, cast.rival_op, bp.id, services.BidIn(
+        product_id=theirs.id, package_price=Decimal("0.9000")), now=OPENS)
+    during = CLOSES - timedelta(minutes=1)
+    # Nobody, the bureau included, reads another's price before the close.
+    for who in (cast.manager, cast.bureau_viewer):
+        views = services.list_bids(session, who, batch.id, now=during)
+        assert len(views) == 2 and all(v.sealed and v.ucp is None and v.package_price is None
+                                       for v in views)
+        with pytest.raises(Conflict):
+            services.opened_bids(session, who, bp.id, now=during)
+    own = services.list_bids(session, cast.co_op, batch.id, now=during)
+    assert [(v.org_id, v.package_price) for v in own] == [(cast.co.id, Decimal("1.2000"))]
+    # The audit trail does not leak the price either.
+    logged = session.exec(select(AuditLog).where(AuditLog.action == "vbp_bid.submit")).all()
+    assert logged and all("price" not in str(a.after) and "ucp" not in str(a.after)
+                          for a in logged)
+    # After the close the bureau reads every price.
+    after = services.list_bids(session, cast.manager, batch.id, now=CLOSES)
+    assert sorted(v.ucp for v in after) == [Decimal("0.9000"), Decimal("1.2000")]
+    assert len(services.opened_bids(session, cast.manager, bp.id, now=CLOSES)) == 2
+
+
+def test_bid_window_price_cap_and_product_checks(session, cast):
+    batch, bp = _open_bidding(session, cast)
+    mine = product(session, cast.co, content="10", units=1)
+    with pytest.raises(Conflict):
+        services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+            product_id=mine.id, package_price=Decimal("1")), now=OPENS - timedelta(seconds=1))
+    with pytest.raises(Conflict):
+        services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+            product_id=mine.id, package_price=Decimal("1")), now=CLOSES)
+    with pytest.raises(Invalid) as exc:  # above the maximum valid price
+        services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+            product_id=mine.id, package_price=Decimal("2.0001")), now=OPENS)
+    assert exc.value.errors[0].field == "package_price"
+    other = product(session, cast.rival, content="10", units=1)
+    with pytest.raises(Invalid) as exc:  # not the company's product
+        services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+            product_id=other.id, package_price=Decimal("1")), now=OPENS)
+    assert exc.value.errors[0].field == "product_id"
+    wrong = product(session, cast.co, generic_name="氨氯地平片")
+    with pytest.raises(Invalid):
+        services.submit_bid(session, cast.co_op, bp.id, services.BidIn(
+            product_id=wrong.id, package_price=Decimal("1")), now=OPENS)
+    with pytest.raises(Forbidden):
+        services.submit_bid(session, cast.hosp_op, bp.id, services.BidIn(
+            product_id=mine.id, package_price=Decimal("1")), now=OPENS)
+    assert session.exec(select(Bid)).all() == []
