@@ -244,8 +244,10 @@ def errors_csv(errors: Iterable[FieldError | dict[str, Any]]) -> bytes:
     return _UTF8_BOM + buf.getvalue().encode("utf-8")
 
 
-def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data") -> bytes:
-    """An empty template workbook whose first row is the header (first alias, else the key).
+def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data",
+                  rows: Iterable[Sequence[Any]] = ()) -> bytes:
+    """A template workbook whose first row is the header (first alias, else the key),
+    optionally pre-filled with ``rows`` (e.g. the codes the user reports against).
 
     Every column is formatted as text, so Excel keeps codes such as an all-digit credit code
     exactly as typed instead of turning them into numbers.
@@ -264,6 +266,8 @@ def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data") -> by
         letter = get_column_letter(idx)
         ws.column_dimensions[letter].width = max(12, len(col.title.encode("gbk", errors="replace")) + 4)
         ws.column_dimensions[letter].number_format = "@"
+    for row in rows:
+        ws.append(list(row))
     ws.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)

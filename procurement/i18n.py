@@ -7,6 +7,9 @@ TERMS: tuple[str, ...] = (
     N_('The demand is below 80% of the average usage of the last two years; explain why.'),
     N_('explanation'),  # field name
     N_('products'),  # field name
+    N_('usage_last_year'),  # field name
+    N_('usage_year_before'),  # field name
+    N_('demand'),  # field name
     N_('draft'),  # BatchStatus
     N_('reporting'),  # BatchStatus
     N_('bidding'),  # BatchStatus
@@ -58,20 +61,26 @@ TERMS: tuple[str, ...] = (
     N_('vbp_batch %(id)s is not taking volume reports (%(status)s)'),  # error (services.py)
     N_('the reporting deadline of vbp_batch %(id)s has passed'),  # error (services.py)
     N_('only medical institutions report volumes'),  # error (services.py)
+    N_('Enter a whole number of smallest units.'),  # message (services.py)
+    N_('The file has no data rows.'),  # message (services.py)
     N_('only companies bid'),  # error (services.py)
     N_('vbp_batch %(id)s is not taking bids'),  # error (services.py)
     N_('Choose an active catalogue product of your company.'),  # message (services.py)
     N_("The unit comparable price is above the batch product's maximum valid price."),  # message (services.py)
     N_('the bids of vbp_batch %(id)s are sealed until bidding closes'),  # error (services.py)
     N_('bidding of vbp_batch %(id)s closes at %(at)s'),  # error (services.py)
+    N_('No product of this batch has this code.'),  # message (services.py)
     N_("The product's generic name differs from the batch product's."),  # message (services.py)
     N_('Add the batch products first.'),  # message (services.py)
     N_('Set the reporting deadline.'),  # message (services.py)
     N_('Set the bidding window.'),  # message (services.py)
+    N_('This product is already reported on another row.'),  # message (services.py)
     N_('bid_closes_at'),  # field name
     N_('code'),  # field name
     N_('dosage_form'),  # field name
+    N_('file'),  # field name
     N_('package_price'),  # field name
+    N_('product_code'),  # field name
     N_('product_id'),  # field name
     N_('products'),  # field name
     N_('rep_content_unit'),  # field name

@@ -21,6 +21,7 @@ from core.permissions import Actor
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, Workflow
+from core.tabular import Column, read_table, template_xlsx
 from core.types import utcnow
 from listing import price_rules
 from listing import services as listing_services
@@ -300,6 +301,72 @@ def submit_report(session: Session, actor: Actor, batch_product_id: int, data: R
     if problems:
         raise Invalid([FieldError(f, m) for f, m in problems])
     return _upsert_report(session, actor, batch, bp, data, ReportSource.entered)
+
+
+REPORT_COLUMNS = (
+    Column("product_code", ("品种编号",), required=True),
+    Column("usage_last_year", ("上年用量",), required=True),
+    Column("usage_year_before", ("前年用量",), required=True),
+    Column("demand", ("需求量",), required=True),
+    Column("explanation", ("说明",)),
+)
+
+
+def report_template_xlsx(session: Session, actor: Actor, batch_id: int) -> bytes:
+    """The Excel template a hospital fills in: one row per product of the batch."""
+    products = batch_products(session, actor, batch_id)
+    return template_xlsx(REPORT_COLUMNS, sheet_title="reports",
+                         rows=[[p.code, "", "", "", ""] for p in products])
+
+
+def _whole(text: str, field: str, line: int, errors: ErrorCollector) -> int | None:
+    try:
+        value = int(text.replace(",", "").strip())
+    except ValueError:
+        errors.add(field, "Enter a whole number of smallest units.", row=line)
+        return None
+    if value < 0:
+        errors.add(field, "Enter a whole number of smallest units.", row=line)
+        return None
+    return value
+
+
+def import_reports(session: Session, actor: Actor, batch_id: int, filename: str, data: bytes,
+                   *, now: datetime | None = None) -> list[VolumeReport]:
+    """Import a hospital's reports from Excel or CSV: every row is checked and every problem
+    named by row and field; with any problem nothing is saved."""
+    _require(actor, REPORT_EDIT)
+    if actor.org_kind != OrgKind.hospital:
+        raise Forbidden("only medical institutions report volumes")
+    batch = get_batch(session, actor, batch_id)
+    _check_reporting(batch, now or utcnow())
+    by_code = {p.code: p for p in batch_products(session, actor, batch_id)}
+    params = batch_rules(session, batch)
+    errors = ErrorCollector()
+    parsed: list[tuple[BatchProduct, ReportIn]] = []
+    seen: dict[str, int] = {}
+    for line, row in read_table(filename, data, REPORT_COLUMNS):
+        code = row["product_code"].strip()
+        bp = by_code.get(code)
+        if bp is None:
+            errors.add("product_code", "No product of this batch has this code.", row=line)
+        elif code in seen:
+            errors.add("product_code", "This product is already reported on another row.",
+                       row=line)
+        seen.setdefault(code, line)
+        numbers = {f: _whole(row[f], f, line, errors)
+                   for f in ("usage_last_year", "usage_year_before", "demand")}
+        if bp is None or None in numbers.values():
+            continue
+        report = ReportIn(**numbers, explanation=row.get("explanation") or None)
+        for field, message in check_report(report, params):
+            errors.add(field, message, row=line)
+        parsed.append((bp, report))
+    if not parsed and not errors:
+        errors.add("file", "The file has no data rows.")
+    errors.raise_if_any()
+    return [_upsert_report(session, actor, batch, bp, report, ReportSource.upload)
+            for bp, report in parsed]
 
 
 def list_reports(session: Session, actor: Actor, batch_id: int, *,

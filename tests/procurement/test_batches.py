@@ -201,3 +201,41 @@ def test_bid_window_price_cap_and_product_checks(session, cast):
         services.submit_bid(session, cast.hosp_op, bp.id, services.BidIn(
             product_id=mine.id, package_price=Decimal("1")), now=OPENS)
     assert session.exec(select(Bid)).all() == []
+
+
+def _csv(*rows: str) -> bytes:
+    return ("\ufeff品种编号,上年用量,前年用量,需求量,说明\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_report_upload_is_all_or_nothing_with_row_numbered_errors(session, cast):
+    batch, bp = new_batch(session, cast)
+    services.add_batch_product(session, cast.manager, batch.id, services.BatchProductIn(
+        code="P02", generic_name="氨氯地平片", dosage_form="普通片", smallest_unit="片",
+        max_ucp=Decimal("1")))
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    bad = _csv("P01,1000,1200,900,", "P99,1,1,1,", "P02,abc,100,100,", "P01,10,10,10,",
+               "P02,1000,1000,100,")
+    with pytest.raises(Invalid) as exc:
+        services.import_reports(session, cast.hosp_op, batch.id, "r.csv", bad, now=T0)
+    assert sorted((e.row, e.field) for e in exc.value.errors) == [
+        (3, "product_code"), (4, "usage_last_year"), (5, "product_code"),
+        (6, "explanation"), (6, "product_code")]  # P01 and P02 each appear twice
+    assert session.exec(select(VolumeReport)).all() == []  # nothing half-written
+    good = _csv("P01,1000,1200,900,", "P02,1000,1000,100,新院区启用前暂停使用")
+    saved = services.import_reports(session, cast.hosp_op, batch.id, "r.csv", good, now=T0)
+    assert sorted((r.batch_product_id, r.demand, r.source.value) for r in saved) == [
+        (bp.id, 900, "upload"), (bp.id + 1, 100, "upload")]
+    assert services.missing_reporters(session, cast.manager, batch.id) and \
+        cast.hosp.id not in {o.id for o in services.missing_reporters(session, cast.manager,
+                                                                       batch.id)}
+
+
+def test_report_template_lists_the_batch_products(session, cast):
+    import io
+
+    import openpyxl
+    batch, _ = new_batch(session, cast)
+    data = services.report_template_xlsx(session, cast.manager, batch.id)
+    rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("品种编号", "上年用量", "前年用量", "需求量")
+    assert rows[1][0] == "P01"
