@@ -10,7 +10,7 @@ cheapest winner and some others have a capacity below the total demand, so capac
 half the products give one dearer winner a share floor (5–10%), so floors bind; 90% of the
 hospital-product pairs rank 1–3 winners, often putting the capped cheapest winner first, so the
 rank penalty is non-zero and trades off against capacity. Every choice list contains a winner
-without a capacity limit and floors stay far below the demand that may reach them, so every
+without a capacity limit and a floor is at most half the demand that may reach it, so every
 instance is feasible. Hospitals carry valid institution codes, products valid western-medicine
 drug codes and enterprises valid unified social credit codes. The same seed always gives the
 same files.
@@ -18,6 +18,7 @@ same files.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,16 +129,14 @@ def generate(size: str = "small", seed: int = 11, *, hospitals: int | None = Non
                 capacity[w] = int(total * rng.uniform(0.2, 0.6))
         # floors: in about half the products one dearer winner gets a 5–10% share floor
         share = ["" for _ in range(n_w)]
+        fw = -1
         if rng.random() < 0.5:
             fw = int(rng.integers(1, n_w))
             share[fw] = str(rng.choice(["0.05", "0.08", "0.1"]))
             if capacity[fw] is not None:
                 capacity[fw] = max(capacity[fw], int(total * 0.2))
         uncapped = [w for w in range(n_w) if capacity[w] is None]
-        for w in range(n_w):
-            cap = "" if capacity[w] is None else str(capacity[w])
-            winner_lines.append(f"{pcode},{wins[w]},{_price_text(price_units[w])},{cap},{share[w]}")
-        n_winner_rows += n_w
+        reach = 0  # demand of the hospitals that may receive from the floor winner
 
         has_choice = rng.random(hidx.size) < 0.90
         lengths = rng.choice([1, 2, 3], size=hidx.size, p=[0.3, 0.5, 0.2])
@@ -147,6 +146,7 @@ def generate(size: str = "small", seed: int = 11, *, hospitals: int | None = Non
             demand_lines.append(f"{hcode},{pcode},{int(volumes[k])}")
             if not has_choice[k]:
                 n_variables += n_w
+                reach += int(volumes[k])
                 continue
             length = int(lengths[k])
             listed = [int(w) for w in rng.choice(n_w, size=length, replace=False)]
@@ -162,7 +162,18 @@ def generate(size: str = "small", seed: int = 11, *, hospitals: int | None = Non
                 choice_lines.append(f"{hcode},{pcode},{wins[w]},{rank}")
             n_choice_rows += len(listed)
             n_variables += len(listed)
+            if fw in listed:
+                reach += int(volumes[k])
         n_demand_rows += hidx.size
+        # keep the floor at most half the demand that may reach its winner (so it stays
+        # feasible whatever the other floors and capacities do)
+        while share[fw] and float(share[fw]) * total > reach / 2:
+            smaller = {"0.1": "0.08", "0.08": "0.05", "0.05": ""}
+            share[fw] = smaller[share[fw]]
+        for w in range(n_w):
+            cap = "" if capacity[w] is None else str(capacity[w])
+            winner_lines.append(f"{pcode},{wins[w]},{_price_text(price_units[w])},{cap},{share[w]}")
+        n_winner_rows += n_w
 
     return Instance(
         demand_csv="\n".join(demand_lines) + "\n",
@@ -178,11 +189,17 @@ def main() -> None:
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--json", action="store_true", help="print the counts as one JSON line")
     args = ap.parse_args()
     inst = generate(args.size, args.seed)
     inst.write(args.out)
-    print(f"{inst.demand_rows} demand rows, {inst.winner_rows} winners, "
-          f"{inst.choice_rows} choices, {inst.variables} variables → {args.out}")
+    if args.json:
+        print(json.dumps({"hospitals": inst.hospitals, "products": inst.products,
+                          "demand_rows": inst.demand_rows, "winner_rows": inst.winner_rows,
+                          "choice_rows": inst.choice_rows, "variables": inst.variables}))
+    else:
+        print(f"{inst.demand_rows} demand rows, {inst.winner_rows} winners, "
+              f"{inst.choice_rows} choices, {inst.variables} variables → {args.out}")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,24 @@ Per product, with ``x[h, w]`` the units hospital ``h`` gets from winner ``w`` (i
 How it is solved
 ----------------
 Products are independent, so each is its own pair of small LPs (the biggest lever), solved in
-parallel across processes when there are many (:func:`solve`). Stage 1 is a transportation
-problem, so its optimal vertex is integral. In exact arithmetic so is stage 2's — the penalty row
-is a supporting hyperplane of the stage-1 polytope — but a solver works with tolerances, so the
-stage-2 solution is checked (integral within 1e-6, and then demand, capacities, floors and the
-penalty re-checked in integer arithmetic) and the product is re-solved with integer variables
-only when the check fails. When the stage-1 optimum is 0 the penalty row is replaced by upper
-bounds of 0 on the penalised pairs, which keeps stage 2 a pure transportation problem.
+parallel across processes when there are many (:func:`solve`).
+
+Within a product, hospitals that may receive from exactly the same winners with the same ranks
+(in particular every hospital without choice rows) are interchangeable: both objectives and
+every capacity and floor depend only on their total. They form one *group*, with one demand row
+and one column per allowed winner; after solving, each group's volumes are split back onto its
+hospitals by the north-west corner rule (hospitals in code order take the group's winners in
+enterprise-code order), which is always integral and feasible. The national benchmark instance
+shrinks from 2.8 million hospital × winner variables to about 62,000 columns this way; with no
+two hospitals alike it is simply the per-hospital model (``aggregate=False`` forces that).
+
+Stage 1 is a transportation problem, so its optimal vertex is integral. In exact arithmetic so
+is stage 2's — the penalty row is a supporting hyperplane of the stage-1 polytope — but a
+solver works with tolerances, so the stage-2 solution is checked (integral within 1e-6, then
+demand, capacities, floors and the penalty re-checked in integer arithmetic) and the product is
+re-solved with integer variables only when the check fails. When the stage-1 optimum is 0 the
+penalty row is replaced by upper bounds of 0 on the penalised pairs, which keeps stage 2 a pure
+transportation problem.
 
 Cost coefficients are the prices scaled to integers (price × 10⁴, exact in a double); money
 reported in the result (``total_cost_fen``) is computed afterwards from the integral volumes with
@@ -35,20 +46,22 @@ The model of each product is written in PuLP, in bulk: one ``LpAffineExpression`
 list of ``(variable, coefficient)`` pairs, the rows added with ``LpProblem.extend``. It is solved
 by :class:`HighsBulk`, a small PuLP solver adapter that reads the PuLP problem and hands HiGHS
 the whole row-wise matrix in one ``passModel`` call (PuLP's own HiGHS interface adds columns and
-rows one call at a time), interior point with crossover. CBC through PuLP (``solver="cbc"``) is
-the fallback when ``highspy`` is not installed.
+rows one call at a time): interior point with crossover, presolve off (HiGHS's presolve took
+2 s of a 2.2 s solve on a 40,000-column product). CBC through PuLP (``solver="cbc"``) is the
+fallback when ``highspy`` is not installed.
 
 Determinism
 -----------
 Identical input gives identical output: everything is sorted (products, hospitals and
-enterprises by code; variables by hospital then enterprise), each product is solved on its own
-with the same single-threaded HiGHS options whatever the process count, and the result is then
-made canonical for the common kind of tie: when a hospital's volume is split between winners of
-the same price and the same rank for that hospital, volume is moved towards the enterprise
-whose code sorts first, as far as capacities and floors allow (one greedy pass in hospital
-order; it changes neither penalty nor cost). Other alternative optima (two hospitals swapping
-winners) are left as the deterministic solver returns them. Row order of the input does not
-matter.
+enterprises by code; columns by group, then enterprise), each product is solved on its own with
+the same single-threaded HiGHS options whatever the process count, and the result is then made
+canonical for the common kind of tie: when a group's volume is split between winners of the
+same price and the same rank, volume is moved towards the enterprise whose code sorts first, as
+far as capacities and floors allow (one greedy pass in group order; it changes neither penalty
+nor cost), and within a group the split onto hospitals is the north-west corner rule. Other
+alternative optima (two groups swapping winners) are left as the deterministic solver returns
+them, so CBC may return a different allocation of the same penalty and cost. Row order of the
+input does not matter.
 
 Infeasibility is diagnosed in words per product: cheap checks first (no allowed winner, demand
 above total capacity, floors above demand or capacity or above the demand that may reach the
@@ -58,11 +71,13 @@ and how many units are short.
 """
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Context, Decimal
 from operator import attrgetter
@@ -98,8 +113,12 @@ __all__ = [
 PRICE_SCALE = 10_000
 #: A solution value farther than this from an integer counts as fractional.
 INTEGRALITY_TOL = 1e-6
-#: Below this many variables in total, products are solved in this process.
-PARALLEL_MIN_VARIABLES = 20_000
+#: Products are solved in worker processes (when ``processes`` is not given) only from this
+#: many LP columns or this many hospital × winner pairs in total: below that, starting the
+#: workers costs more than it saves (the provincial instance, 18,000 columns after grouping,
+#: is faster in one process).
+PARALLEL_MIN_COLUMNS = 50_000
+PARALLEL_MIN_PAIRS = 500_000
 #: At most this many lines of diagnosis per product and kind of problem.
 MAX_LINES = 10
 
@@ -328,14 +347,29 @@ class GroupedProblem:
         return cls(winners, demand, choices)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small acyclic containers are
+    built: otherwise its full collections walk every one of them again and again (it halves
+    :func:`_prepare` on the national instance). Nothing built here forms cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _prepare(problem: Problem | GroupedProblem, aggregate: bool = True) -> list[_ProductData]:
     """Turn the problem into per-product arrays, products sorted by code."""
-    grouped = (problem if isinstance(problem, GroupedProblem)
-               else GroupedProblem.from_problem(problem))
-    winners, demand, choices = grouped.winners, grouped.demand, grouped.choices
-    return [_product_arrays(product, winners.get(product, {}), demand.get(product, {}),
-                            choices.get(product, {}), aggregate)
-            for product in sorted(set(winners) | set(demand))]
+    with _gc_paused():
+        grouped = (problem if isinstance(problem, GroupedProblem)
+                   else GroupedProblem.from_problem(problem))
+        winners, demand, choices = grouped.winners, grouped.demand, grouped.choices
+        return [_product_arrays(product, winners.get(product, {}), demand.get(product, {}),
+                                choices.get(product, {}), aggregate)
+                for product in sorted(set(winners) | set(demand))]
 
 
 def _product_arrays(product: str, winners: dict[str, Winner], demand: dict[str, int],
@@ -343,8 +377,9 @@ def _product_arrays(product: str, winners: dict[str, Winner], demand: dict[str, 
     ents = sorted(winners)
     w_index = {e: i for i, e in enumerate(ents)}
     n_w = len(ents)
-    hosp = sorted(h for h, v in demand.items() if v > 0)
-    dem = np.fromiter((demand[h] for h in hosp), dtype=np.int64, count=len(hosp))
+    items = sorted(demand.items())
+    hosp = [h for h, v in items if v > 0]
+    dem = np.array([v for _, v in items if v > 0], dtype=np.int64)
     total = int(dem.sum())
     prices = [winners[e].unit_price for e in ents]
     price_units = np.array([int(p.scaleb(4)) for p in prices], dtype=np.int64)
@@ -353,39 +388,35 @@ def _product_arrays(product: str, winners: dict[str, Winner], demand: dict[str, 
     floor = np.array([int(_DEC.multiply(winners[e].min_share, Decimal(total))
                           .to_integral_value(rounding=ROUND_CEILING)) for e in ents],
                      dtype=np.int64)
-    # the allowed (winner, penalty) pairs of each hospital, as a hashable key; None = all
-    group_index: dict[Any, int] = {}
-    keys: list[tuple[tuple[int, int], ...] | None] = []
-    group_of_h = np.empty(len(hosp), dtype=np.int32)
-    n_pairs = 0
-    for hi, h in enumerate(hosp):
-        listed = choices.get(h)
-        if listed is None:
-            key = None
-            n_pairs += n_w
-        else:
-            key = tuple(sorted([(w_index[e], rank - 1) for e, rank in listed.items()]))
-            n_pairs += len(key)
-        lookup = key if aggregate else hi
-        g = group_index.get(lookup)
-        if g is None:
-            g = group_index[lookup] = len(keys)
-            keys.append(key)
-        group_of_h[hi] = g
+    # A hospital's key: the set of its (enterprise, rank) choices, None = every winner.
+    # Hospitals with equal keys form one group; groups are numbered by first hospital.
+    get = choices.get
+    keys_of_h = [None if (c := get(h)) is None else frozenset(c.items()) for h in hosp]
+    if aggregate:
+        index: dict[frozenset[tuple[str, int]] | None, int] = {}
+        add = index.setdefault
+        group_of_h = np.array([add(k, len(index)) for k in keys_of_h], dtype=np.int32)
+        keys = list(index)
+    else:
+        group_of_h = np.arange(len(hosp), dtype=np.int32)
+        keys = keys_of_h
+    del keys_of_h
+    sizes = np.bincount(group_of_h, minlength=len(keys))
     var_g: list[int] = []
     var_w: list[int] = []
     var_pen: list[int] = []
+    n_pairs = 0
     for g, key in enumerate(keys):
         if key is None:
-            var_g.extend([g] * n_w)
-            var_w.extend(range(n_w))
-            var_pen.extend([0] * n_w)
+            pairs = [(w, 0) for w in range(n_w)]
         else:
-            var_g.extend([g] * len(key))
-            var_w.extend(k[0] for k in key)
-            var_pen.extend(k[1] for k in key)
-    g_demand = np.bincount(group_of_h, weights=dem, minlength=len(keys)).astype(np.int64) \
-        if len(hosp) else np.zeros(0, dtype=np.int64)
+            pairs = sorted((w_index[e], rank - 1) for e, rank in key)
+        n_pairs += int(sizes[g]) * len(pairs)
+        var_g.extend([g] * len(pairs))
+        var_w.extend(w for w, _ in pairs)
+        var_pen.extend(pen for _, pen in pairs)
+    g_demand = (np.bincount(group_of_h, weights=dem, minlength=len(keys)).astype(np.int64)
+                if len(hosp) else np.zeros(0, dtype=np.int64))
     return _ProductData(
         product=product, hospitals=hosp, demand=dem, group_of_h=group_of_h, g_demand=g_demand,
         g_restricted=np.array([k is not None for k in keys], dtype=bool), enterprises=ents,
@@ -494,11 +525,13 @@ def _base_rows(pd: _ProductData, elastic: bool = False) -> _Rows:
 def _highs_options(mip: bool) -> dict[str, Any]:
     opts: dict[str, Any] = {"output_flag": False, "threads": 1, "random_seed": 0}
     if mip:
-        opts.update(solver="choose", mip_rel_gap=0.0, mip_abs_gap=1e-9)
+        opts.update(solver="choose", presolve="choose", mip_rel_gap=0.0, mip_abs_gap=1e-9)
     else:
-        # Interior point with crossover: about 3× faster than simplex on these LPs, and the
-        # crossover returns a vertex (without it the solutions come back half-integer).
-        opts.update(solver="ipm", run_crossover="on")
+        # Interior point with crossover: faster than simplex on these LPs, and the crossover
+        # returns a vertex (without it the solutions come back half-integer). Presolve off:
+        # on a per-hospital model of 40,000 columns HiGHS spends ~2 s in presolve (97% of the
+        # run) against ~0.25 s for the whole IPM solve without it.
+        opts.update(solver="ipm", run_crossover="on", presolve="off")
     return opts
 
 
@@ -526,8 +559,8 @@ class HighsBulk(pulp.LpSolver):
     this adapter reads the PuLP problem (objective, variables with bounds and categories,
     constraints) into row-wise arrays and calls ``Highs.passModel`` once, then writes the
     solution back into the variables (``varValue``) and the problem status, as any PuLP solver
-    does. ``columns`` fixes the column order (and saves PuLP's sort of variables by name);
-    without it ``lp.variables()`` is used.
+    does. ``columns`` fixes the column order (and saves PuLP's sort of variables by name) and
+    must hold every variable the problem uses; without it ``lp.variables()`` is used.
     """
 
     name = "HighsBulk"
@@ -583,11 +616,13 @@ class HighsBulk(pulp.LpSolver):
             h.setOptionValue(key, val)
         if self.msg:
             h.setOptionValue("output_flag", True)
-        h.passModel(n, len(row_lo), len(index), int(highspy.MatrixFormat.kRowwise),
-                    int(highspy.ObjSense.kMinimize), offset, cost, lower, upper,
-                    np.array(row_lo, dtype=float), np.array(row_up, dtype=float),
-                    np.array(start, dtype=np.int32), np.array(index, dtype=np.int32),
-                    np.array(value, dtype=float), integrality)
+        passed = h.passModel(n, len(row_lo), len(index), int(highspy.MatrixFormat.kRowwise),
+                             int(highspy.ObjSense.kMinimize), offset, cost, lower, upper,
+                             np.array(row_lo, dtype=float), np.array(row_up, dtype=float),
+                             np.array(start, dtype=np.int32), np.array(index, dtype=np.int32),
+                             np.array(value, dtype=float), integrality)
+        if passed == highspy.HighsStatus.kError:
+            raise pulp.PulpSolverError("HighsBulk: HiGHS rejected the model")
         h.run()
         status = h.getModelStatus()
         self.highs = h
@@ -641,7 +676,9 @@ class _PulpEngine:
         self.rows = rows = _base_rows(pd, elastic=elastic)
         self.prob.extend(self._constraints(rows))
         if elastic:
-            self.prob.setObjective(pulp.LpAffineExpression(zip(xs[n_v:], [1] * (len(xs) - n_v), strict=True)))
+            shortfalls = xs[n_v:]
+            self.prob.setObjective(pulp.LpAffineExpression(
+                zip(shortfalls, [1] * len(shortfalls), strict=True)))
 
     def _constraints(self, rows: _Rows) -> dict[str, pulp.LpConstraint]:
         xs = self.xs
@@ -651,7 +688,8 @@ class _PulpEngine:
         value = rows.value.tolist()
         for r, name in enumerate(rows.names):
             a, b = start[r], start[r + 1]
-            expr = pulp.LpAffineExpression(zip([xs[j] for j in index[a:b]], value[a:b], strict=True))
+            expr = pulp.LpAffineExpression(
+                zip([xs[j] for j in index[a:b]], value[a:b], strict=True))
             lo, up = rows.lower[r], rows.upper[r]
             if lo == up:
                 sense, rhs = pulp.LpConstraintEQ, lo
@@ -667,8 +705,11 @@ class _PulpEngine:
             status = self.prob.solve(_cbc_solver(self.mip))
         else:
             status = self.prob.solve(HighsBulk(columns=self.xs, mip=self.mip))
-        if status != pulp.LpStatusOptimal:
+        if status == pulp.LpStatusInfeasible:
             raise _Infeasible
+        if status != pulp.LpStatusOptimal:
+            raise RuntimeError(f"product {self.pd.product}: the solver ended with status "
+                               f"{pulp.LpStatus.get(status, status)}")
         return np.fromiter(map(_get_value, self.xs), dtype=float, count=len(self.xs))
 
     def stage1(self) -> np.ndarray:
@@ -718,16 +759,23 @@ class _ArrayEngine:
         cost = np.zeros(n_cols)
         if elastic:
             cost[n_v:] = 1.0
-        h.passModel(n_cols, len(rows.lower), int(rows.index.size),
-                    int(highspy.MatrixFormat.kRowwise), int(highspy.ObjSense.kMinimize), 0.0,
-                    cost, np.zeros(n_cols), np.full(n_cols, highspy.kHighsInf),
-                    rows.lower, rows.upper, rows.start, rows.index, rows.value,
-                    np.zeros(n_cols, dtype=np.int32))
+        passed = h.passModel(n_cols, len(rows.lower), int(rows.index.size),
+                             int(highspy.MatrixFormat.kRowwise), int(highspy.ObjSense.kMinimize),
+                             0.0, cost, np.zeros(n_cols), np.full(n_cols, highspy.kHighsInf),
+                             rows.lower, rows.upper, rows.start, rows.index, rows.value,
+                             np.zeros(n_cols, dtype=np.int32))
+        if passed == highspy.HighsStatus.kError:
+            raise RuntimeError(f"product {pd.product}: HiGHS rejected the model")
 
     def _run(self) -> np.ndarray:
         self.h.run()
-        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = self.h.getModelStatus()
+        if status in (highspy.HighsModelStatus.kInfeasible,
+                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
             raise _Infeasible
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"product {self.pd.product}: HiGHS ended with status "
+                               f"{self.h.modelStatusToString(status)}")
         return np.asarray(self.h.getSolution().col_value, dtype=float)
 
     def stage1(self) -> np.ndarray:
@@ -1043,7 +1091,8 @@ def _run_all(prepared: list[_ProductData], engine: str, solver: str,
              processes: int | None) -> tuple[list[_ProductResult], int]:
     if processes is None:
         processes = os.cpu_count() or 1
-        if sum(pd.n_pairs for pd in prepared) < PARALLEL_MIN_VARIABLES:
+        if (sum(pd.n_vars for pd in prepared) < PARALLEL_MIN_COLUMNS
+                and sum(pd.n_pairs for pd in prepared) < PARALLEL_MIN_PAIRS):
             processes = 1
     processes = max(1, min(processes, len(prepared)))
     if processes == 1:
@@ -1083,12 +1132,13 @@ def _assemble(prepared: list[_ProductData], results: list[_ProductResult], t0: f
                           seconds=time.perf_counter() - t0,
                           diagnosis=[line for r in results for line in r.diagnosis], **common)
     rows: list[tuple[str, str, str, int]] = []
-    for pd, r in zip(prepared, results, strict=True):
-        assert r.cells is not None
-        h, w, vol = r.cells
-        hs, ents, prod = pd.hospitals, pd.enterprises, pd.product
-        rows.extend((hs[a], prod, ents[b], v)
-                    for a, b, v in zip(h.tolist(), w.tolist(), vol.tolist(), strict=True))
+    with _gc_paused():
+        for pd, r in zip(prepared, results, strict=True):
+            assert r.cells is not None
+            h, w, vol = r.cells
+            hs, ents, prod = pd.hospitals, pd.enterprises, pd.product
+            rows.extend((hs[a], prod, ents[b], v)
+                        for a, b, v in zip(h.tolist(), w.tolist(), vol.tolist(), strict=True))
     return Allocation(
         rows=rows, status="optimal",
         rank_penalty=sum(r.rank_penalty or 0 for r in results),
@@ -1101,8 +1151,10 @@ def solve(problem: Problem | GroupedProblem, *, processes: int | None = None,
     """Allocate the agreed volume (约定采购量分配) of every product optimally.
 
     ``processes``: ``None`` = one per CPU when the instance is big enough to pay for the
-    process start-up (else this process only); ``1`` = this process. ``solver``: ``"highs"``
-    (PuLP model → :class:`HighsBulk`; CBC if highspy is missing) or ``"cbc"`` (PuLP's CBC).
+    process start-up (else this process only); ``1`` = this process. Workers come from a
+    ``forkserver`` pool, so a script calling this with several processes needs the usual
+    ``if __name__ == "__main__":`` guard (Flask's CLI, pytest and Dramatiq have it).
+    ``solver``: ``"highs"`` (PuLP model → :class:`HighsBulk`; CBC if highspy is missing) or ``"cbc"`` (PuLP's CBC).
     ``aggregate=False`` keeps one LP row per hospital instead of one per group of hospitals
     with identical choices (same optimum; for comparison and tests).
     Raises :class:`ProblemError` for a malformed problem (duplicates, a choice naming a
@@ -1130,7 +1182,8 @@ def highspy_floor(problem: Problem | GroupedProblem, *, processes: int | None = 
     return _assemble(prepared, results, t0, prepare_s, used)
 
 
-def naive_build(problem: Problem | GroupedProblem, *, solver: Literal["highs", "cbc"] = "highs") -> Allocation:
+def naive_build(problem: Problem | GroupedProblem, *,
+                solver: Literal["highs", "cbc"] = "highs") -> Allocation:
     """The ordinary PuLP way, for the benchmark: one model for all products with one variable
     per allowed hospital × winner, every constraint and the objectives built term by term with
     ``+=``, solved in two stages with PuLP's stock ``HiGHS`` interface (or CBC). No diagnosis,

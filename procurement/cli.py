@@ -10,7 +10,8 @@ Input directory:
   yuan with at most 4 decimals; capacity whole units ≥ 0, empty = unlimited; min_share a
   fraction 0–1, empty = 0);
 * ``choices.csv`` (optional) — ``hospital_code,product_code,enterprise_code,rank`` (rank ≥ 1,
-  1 = first choice).
+  1 = first choice; equal ranks mean equal preference). A hospital-product with choice rows
+  may only get volume from the winners listed; one without may get any winner of the product.
 
 UTF-8 (a BOM is fine), a header row naming the columns (in any order), one record per line.
 Hospital codes are institution codes, enterprise codes unified social credit codes, product
@@ -27,9 +28,11 @@ choice of a hospital that has no demand for the product (it is ignored).
 Output: ``hospital_code,product_code,enterprise_code,volume`` with volume > 0, sorted by
 product, hospital, enterprise, written atomically (temporary file + rename); then one JSON line
 on stdout ``{"status", "products", "variables", "rank_penalty", "total_cost_fen", "seconds"}``
-where ``seconds`` is the whole command (read, solve, write). Exit 0 when optimal; 2 when
-infeasible (diagnosis on stderr, JSON with ``"status": "infeasible"`` and null totals, no
-output file).
+where ``variables`` counts the allowed hospital × winner pairs, ``rank_penalty`` is
+Σ (rank − 1) × volume, ``total_cost_fen`` is Σ round_half_up(volume × unit_price × 100) over the
+output rows, and ``seconds`` is the whole command (read, solve, write). Exit 0 when optimal;
+2 when infeasible (diagnosis on stderr, JSON with ``"status": "infeasible"`` and null totals, no
+output file); 1 on bad input or when the output cannot be written.
 """
 from __future__ import annotations
 
@@ -438,13 +441,15 @@ class RunResult:
 
 
 def run_allocate(input_dir: Path, output: Path, *, processes: int | None = None,
-                 solver: str = "highs") -> RunResult:
+                 solver: str = "highs", aggregate: bool = True) -> RunResult:
     """Read, solve, write (when optimal): the whole ``allocate`` command minus its exit codes.
-    Raises :class:`InputError` (bad input) or :class:`ProblemError`."""
+    Raises :class:`InputError` (bad input) or :class:`ProblemError`. ``aggregate=False``
+    (benchmark only) solves one LP row per hospital instead of per group of hospitals."""
     t0 = time.perf_counter()
     problem = read_problem(input_dir)
     t1 = time.perf_counter()
-    allocation = solve(problem, processes=processes, solver=solver)  # type: ignore[arg-type]
+    allocation = solve(problem, processes=processes, solver=solver,  # type: ignore[arg-type]
+                       aggregate=aggregate)
     del problem
     t2 = time.perf_counter()
     if allocation.status == "optimal":

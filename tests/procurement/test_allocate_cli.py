@@ -114,7 +114,8 @@ def test_infeasible_allocation_through_wsgi(tmp_path):
 
 def test_bad_input_through_wsgi(tmp_path):
     demand = DEMAND.replace(f"{H2},{P1},50", f"{H2},{P1},-50")
-    choices = CHOICES + f"{H1},{P1},{E1},0\n{H2},{P1},{make_uscc('9', '1', '330100', '19999999')},1\n"
+    stranger = make_uscc("9", "1", "330100", "19999999")
+    choices = CHOICES + f"{H1},{P1},{E1},0\n{H2},{P1},{stranger},1\n"
     case = write_case(tmp_path / "in", demand=demand, choices=choices)
     out = tmp_path / "out.csv"
     out.write_text("previous result\n")
@@ -248,3 +249,19 @@ def test_read_problem_groups_rows(tmp_path):
     assert grouped.demand[P1] == {H1: 100, H2: 50, H3: 30}
     assert grouped.choices == {P1: {H3: {E3: 1, E2: 2}}}
     assert grouped.winners[P1][E3].capacity == 20
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_benchmark_generator_writes_valid_feasible_input(runner, tmp_path, seed):
+    from bench.allocation_data import generate
+
+    inst = generate("tiny", seed)
+    inst.write(tmp_path / "in")
+    out = tmp_path / "out.csv"
+    result = invoke(runner, tmp_path / "in", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["products"], summary["variables"]) == (inst.products, inst.variables)
+    assert summary["rank_penalty"] > 0  # choices and capacities make it non-trivial
+    assert sum(int(r[3]) for r in read_rows(out)[1:]) == sum(
+        int(line.rsplit(",", 1)[1]) for line in inst.demand_csv.splitlines()[1:])

@@ -135,9 +135,11 @@ def test_money_is_rounded_per_row_half_up():
 
 
 def test_zero_demand_and_products_without_demand():
+    # a choice of a hospital without demand for the product is harmless
     result = solve(Problem([Demand("H1", P, 0), Demand("H2", "P2", 5)],
                            [win("E1", "1.0000"), win("E1", "1.0000", product="P2"),
-                            win("E1", "1.0000", product="P3")]))
+                            win("E1", "1.0000", product="P3")],
+                           [Choice("H9", "P3", "E1", 1), Choice("H1", P, "E1", 2)]))
     assert rows(result) == [("H2", "P2", "E1", 5)]
     assert result.products == 3
 
@@ -306,7 +308,8 @@ def test_every_infeasible_product_is_diagnosed():
      "duplicate choice"),
     (Problem([Demand("H1", P, 1)], [win("E1", "1")], [Choice("H1", P, "E1", 0)]), "rank"),
     (Problem([Demand("H1", P, 1)], [win("E1", "1.00001")]), "at most 4 places"),
-    (Problem([Demand("H1", P, 1)], [Winner(P, "E1", 1.5, None, D(0))]), "Decimal"),  # type: ignore[arg-type]
+    (Problem([Demand("H1", P, 1)], [Winner(P, "E1", 1.5, None, D(0))]),  # type: ignore[arg-type]
+     "Decimal"),
     (Problem([Demand("H1", P, 1)], [win("E1", "1", share="1.5")]), "min_share"),
 ])
 def test_malformed_problems_raise(problem, message):
@@ -394,7 +397,8 @@ def _brute_force(problem: Problem) -> tuple[int, Decimal] | None:
     allowed = _allowed(problem)
     vol = {(d.product, d.hospital): d.volume for d in problem.demands}
     total_pen, total_cost = 0, D(0)
-    for product in sorted({w.product for w in problem.winners} | {d.product for d in problem.demands}):
+    products = {w.product for w in problem.winners} | {d.product for d in problem.demands}
+    for product in sorted(products):
         keys = [k for k in allowed if k[0] == product]
         ws = {w.enterprise: w for w in problem.winners if w.product == product}
         total = sum(vol[k] for k in keys)
