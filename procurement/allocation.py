@@ -1154,7 +1154,8 @@ def solve(problem: Problem | GroupedProblem, *, processes: int | None = None,
     process start-up (else this process only); ``1`` = this process. Workers come from a
     ``forkserver`` pool, so a script calling this with several processes needs the usual
     ``if __name__ == "__main__":`` guard (Flask's CLI, pytest and Dramatiq have it).
-    ``solver``: ``"highs"`` (PuLP model → :class:`HighsBulk`; CBC if highspy is missing) or ``"cbc"`` (PuLP's CBC).
+    ``solver``: ``"highs"`` (PuLP model → :class:`HighsBulk`; CBC if highspy is missing) or
+    ``"cbc"`` (PuLP's CBC).
     ``aggregate=False`` keeps one LP row per hospital instead of one per group of hospitals
     with identical choices (same optimum; for comparison and tests).
     Raises :class:`ProblemError` for a malformed problem (duplicates, a choice naming a
