@@ -24,8 +24,9 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, ValidationInfo
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.types import BigInteger, Numeric, TypeDecorator, TypeEngine
 
@@ -307,3 +308,18 @@ class Price(TypeDecorator[Decimal]):
         # Alembic autogenerate renders custom types as "<module>.<repr>", i.e.
         # core.money.Price(); the default repr would leak the impl's precision/scale.
         return "Price()"
+
+
+def _positive_price(value: Any, info: ValidationInfo) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    price = to_price(str(value), field=info.field_name or "price")
+    if price <= 0:
+        raise ValueError("must be greater than zero")
+    return price
+
+
+#: An input field holding a unit price above zero (4-place yuan), for pydantic input models.
+PositivePrice = Annotated[Decimal, BeforeValidator(_positive_price)]
+#: The same, optional: blank is None.
+OptionalPositivePrice = Annotated[Decimal | None, BeforeValidator(_positive_price)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.errors import Forbidden
 from core.models import OrgKind, Role
 
 # Pseudo-permissions for routes open to everyone / to any logged-in user.
@@ -136,3 +137,9 @@ grant(OrgKind.bureau, Role.org_admin.value, ORG_READ, ORG_MANAGE, JOB_READ, JOB_
 grant(OrgKind.bureau, Role.reviewer.value, ORG_READ, AUDIT_READ)
 grant(OrgKind.bureau, Role.operator.value, ORG_READ)
 grant(OrgKind.bureau, Role.viewer.value, ORG_READ)
+
+
+def require(actor: Actor, permission: str) -> None:
+    """Services check the caller's permission themselves (views are not the only callers)."""
+    if not actor.can(permission):
+        raise Forbidden("not allowed: %(permission)s", params={"permission": permission})

@@ -46,15 +46,10 @@ from core.permissions import (
     roles_for_kind,
 )
 from core.scoping import get_readable, readable_by
-from core.web import client_ip, current_actor, requires
+from core.web import acting, client_ip, current_actor, requires
 
 bp = Blueprint("core", __name__)
 
-
-def _actor():
-    actor = current_actor()
-    assert actor is not None  # @requires guarantees it for non-public routes
-    return actor
 
 
 def _safe_next(target: str | None) -> str:
@@ -103,7 +98,7 @@ def login():
 @requires(AUTHENTICATED)
 def logout():
     from core import audit
-    audit.record(get_session(), _actor(), "auth.logout", "user", _actor().user_id)
+    audit.record(get_session(), acting(), "auth.logout", "user", acting().user_id)
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("core.login"))
@@ -133,7 +128,7 @@ def index():
 @bp.route("/home")
 @requires(AUTHENTICATED)
 def home():
-    actor = _actor()
+    actor = acting()
     session = get_session()
     org = session.get(Organisation, actor.org_id)
     ctx: dict = {"org": org, "modules": items_for(actor, "main")}
@@ -159,7 +154,7 @@ def organisations():
     kind = request.args.get("kind") or None
     status = request.args.get("status") or None
     page = services.list_organisations(
-        get_session(), _actor(), kind=OrgKind(kind) if kind in OrgKind.__members__ else None,
+        get_session(), acting(), kind=OrgKind(kind) if kind in OrgKind.__members__ else None,
         status=OrgStatus(status) if status in OrgStatus.__members__ else None,
         q=request.args.get("q"), page=request.args.get("page", 1, type=int))
     return render_template("core/organisations.html", page=page, kinds=list(OrgKind))
@@ -171,7 +166,7 @@ def organisation_new():
     errors: list = []
     if request.method == "POST":
         try:
-            org = services.create_organisation(get_session(), _actor(),
+            org = services.create_organisation(get_session(), acting(),
                                                parse(services.OrgIn, request.form))
         except Invalid as exc:
             get_session().rollback()
@@ -186,7 +181,7 @@ def organisation_new():
 @bp.route("/admin/organisations/<int:org_id>")
 @requires(ORG_READ)
 def organisation_detail(org_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     org = get_readable(session, Organisation, org_id, actor)
     users = services.list_users(session, actor, org_id=org.id, per_page=200) \
@@ -200,11 +195,11 @@ def organisation_detail(org_id: int):
 @requires(ORG_MANAGE)
 def organisation_edit(org_id: int):
     session = get_session()
-    org = get_readable(session, Organisation, org_id, _actor())
+    org = get_readable(session, Organisation, org_id, acting())
     errors: list = []
     if request.method == "POST":
         try:
-            services.update_organisation(session, _actor(), org_id,
+            services.update_organisation(session, acting(), org_id,
                                          parse(services.OrgIn, request.form),
                                          expected_version=request.form.get("version", type=int))
         except Invalid as exc:
@@ -224,7 +219,7 @@ def organisation_edit(org_id: int):
 @requires(ORG_MANAGE)
 def organisation_status(org_id: int, action: str):
     org = services.set_organisation_status(
-        get_session(), _actor(), org_id, action,
+        get_session(), acting(), org_id, action,
         expected_version=request.form.get("version", type=int),
         reason=request.form.get("reason") or None)
     flash(_("Organisation %(name)s is now %(status)s.", name=org.name,
@@ -237,7 +232,7 @@ def organisation_status(org_id: int, action: str):
 @bp.route("/admin/users")
 @requires(USER_READ)
 def users():
-    actor = _actor()
+    actor = acting()
     session = get_session()
     org_id = request.args.get("org_id", type=int)
     if not actor.is_bureau:
@@ -255,11 +250,11 @@ def users():
 @requires(USER_MANAGE)
 def user_new(org_id: int):
     session = get_session()
-    org = get_readable(session, Organisation, org_id, _actor())
+    org = get_readable(session, Organisation, org_id, acting())
     errors: list = []
     if request.method == "POST":
         try:
-            user = services.create_user(session, _actor(), org.id,
+            user = services.create_user(session, acting(), org.id,
                                         parse(services.UserIn, request.form, lists=("roles",)))
         except Invalid as exc:
             session.rollback()
@@ -276,7 +271,7 @@ def user_new(org_id: int):
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @requires(USER_READ)
 def user_detail(user_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     user = services.get_user(session, actor, user_id)
     org = session.get(Organisation, user.org_id)
@@ -305,7 +300,7 @@ def user_detail(user_id: int):
 @bp.route("/admin/users/<int:user_id>/<any(disable, enable):action>", methods=["POST"])
 @requires(USER_MANAGE)
 def user_disable(user_id: int, action: str):
-    user = services.set_user_disabled(get_session(), _actor(), user_id, action == "disable")
+    user = services.set_user_disabled(get_session(), acting(), user_id, action == "disable")
     flash(_("User %(name)s disabled.", name=user.username) if user.disabled
           else _("User %(name)s enabled.", name=user.username), "success")
     return redirect(url_for("core.user_detail", user_id=user_id))
@@ -315,7 +310,7 @@ def user_disable(user_id: int, action: str):
 @requires(USER_MANAGE)
 def user_reset_password(user_id: int):
     try:
-        user = services.reset_password(get_session(), _actor(), user_id,
+        user = services.reset_password(get_session(), acting(), user_id,
                                        request.form.get("password", ""))
     except Invalid as exc:
         get_session().rollback()
@@ -330,7 +325,7 @@ def user_reset_password(user_id: int):
 @bp.route("/account", methods=["GET", "POST"])
 @requires(AUTHENTICATED)
 def account():
-    actor = _actor()
+    actor = acting()
     errors: list = []
     if request.method == "POST":
         try:
@@ -355,7 +350,7 @@ def account():
 @bp.route("/admin/tokens", methods=["GET", "POST"])
 @requires(TOKEN_MANAGE)
 def tokens():
-    actor = _actor()
+    actor = acting()
     session = get_session()
     errors: list = []
     secret = None
@@ -375,7 +370,7 @@ def tokens():
 @bp.route("/admin/tokens/<int:token_id>/revoke", methods=["POST"])
 @requires(TOKEN_MANAGE)
 def token_revoke(token_id: int):
-    token = services.revoke_token(get_session(), _actor(), token_id)
+    token = services.revoke_token(get_session(), acting(), token_id)
     flash(_("Token %(name)s revoked.", name=token.name), "success")
     return redirect(url_for("core.tokens"))
 
@@ -386,7 +381,7 @@ def token_revoke(token_id: int):
 @requires(JOB_READ)
 def jobs():
     status = request.args.get("status")
-    stmt = readable_by(Job, _actor())
+    stmt = readable_by(Job, acting())
     if status in JobStatus.__members__:
         stmt = stmt.where(Job.status == JobStatus(status))
     page = services.paginate(get_session(), stmt.order_by(Job.id.desc()),
@@ -398,7 +393,7 @@ def jobs():
 @requires(JOB_MANAGE)
 def job_requeue(job_id: int):
     from core.jobs import requeue_job
-    requeue_job(get_session(), _actor(), job_id)
+    requeue_job(get_session(), acting(), job_id)
     flash(_("Job %(id)s requeued.", id=job_id), "success")
     return redirect(url_for("core.jobs"))
 

@@ -53,6 +53,13 @@ def current_actor() -> Actor | None:
     return actor
 
 
+def acting() -> Actor:
+    """The actor of a view behind ``@requires`` (which guarantees one)."""
+    actor = current_actor()
+    assert actor is not None, "acting() outside a @requires view"
+    return actor
+
+
 def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare and enforce the permission of a view or API route, and own its transaction.
 

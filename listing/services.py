@@ -5,21 +5,24 @@ request, job or command that called it owns the transaction.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from core import audit, rules
 from core.codes import consumable_group_code, validate_consumable_code, validate_drug_code
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
-from core.models import Organisation, OrgKind, User
-from core.money import to_price
-from core.permissions import Actor
+from core.models import AuditLog, Organisation, OrgKind, User, UserRole
+from core.money import OptionalPositivePrice, PositivePrice
+from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, StaleVersion, Workflow
@@ -139,7 +142,7 @@ class HolidayIn(BaseModel):
 
 def set_holiday(session: Session, actor: Actor, data: HolidayIn) -> Holiday:
     """Add or change a day of the holiday calendar (节假日/调休)."""
-    _require(actor, RULES_MANAGE)
+    require(actor, RULES_MANAGE)
     row = session.get(Holiday, data.day)
     before = None
     if row is None:
@@ -155,7 +158,7 @@ def set_holiday(session: Session, actor: Actor, data: HolidayIn) -> Holiday:
 
 
 def delete_holiday(session: Session, actor: Actor, day: date) -> None:
-    _require(actor, RULES_MANAGE)
+    require(actor, RULES_MANAGE)
     row = session.get(Holiday, day)
     if row is None:
         raise NotFound("no calendar entry for %(day)s", params={"day": day.isoformat()})
@@ -179,7 +182,7 @@ def current_rules(session: Session) -> rules.Rules[price_rules.ListingRuleParams
 def publish_rules(session: Session, actor: Actor, params: dict[str, Any],
                   note: str | None = None) -> rules.Rules[price_rules.ListingRuleParams]:
     """Store a new version of the listing price rules (差比价 tables, multipliers, windows)."""
-    _require(actor, RULES_MANAGE)
+    require(actor, RULES_MANAGE)
     return rules.publish(session, actor, RULE_SET, params, note=note)
 
 
@@ -294,42 +297,19 @@ class ApplicationIn(BaseModel):
     listing_id: int | None = None
     new_product: ProductProposal | None = None
     category: ListingCategory = ListingCategory.regular
-    proposed_price: Decimal | None = None
+    proposed_price: OptionalPositivePrice = None
     representative_product_id: int | None = None
-    vbp_own_price: Decimal | None = None
-    vbp_highest_price: Decimal | None = None
+    vbp_own_price: OptionalPositivePrice = None
+    vbp_highest_price: OptionalPositivePrice = None
     justification: str | None = Field(default=None, max_length=4000)
-
-    @field_validator("proposed_price", "vbp_own_price", "vbp_highest_price", mode="before")
-    @classmethod
-    def _price(cls, v: Any, info: Any) -> Any:
-        if v is None or v == "":
-            return None
-        price = to_price(str(v), field=info.field_name)
-        if price <= 0:
-            raise ValueError("must be greater than zero")
-        return price
 
 
 class EvidenceIn(BaseModel):
     province: str = Field(min_length=1, max_length=20)
-    price: Decimal
+    price: PositivePrice
     evidence_date: date
     document: str = Field(min_length=1, max_length=200)
     attachment_id: int | None = None
-
-    @field_validator("price", mode="before")
-    @classmethod
-    def _price(cls, v: Any) -> Any:
-        price = to_price(str(v), field="price")
-        if price <= 0:
-            raise ValueError("must be greater than zero")
-        return price
-
-
-def _require(actor: Actor, permission: str) -> None:
-    if not actor.can(permission):
-        raise Forbidden("not allowed: %(permission)s", params={"permission": permission})
 
 
 def get_application(session: Session, actor: Actor, app_id: int) -> Application:
@@ -343,7 +323,7 @@ def _own_application(session: Session, actor: Actor, app_id: int) -> Application
     return app
 
 
-def _applicant_may_list(org: Organisation, product: Product) -> bool:
+def applicant_may_list(org: Organisation, product: Product) -> bool:
     """A company lists its own products: as their MAH, their manufacturer or their proposer."""
     return org.id in (product.mah_org_id, product.manufacturer_org_id,
                       product.proposed_by_org_id) or org.code in (product.mah_code,
@@ -405,7 +385,7 @@ def _validate_application(session: Session, actor: Actor, org: Organisation,
                                    .where(Product.id == data.product_id)).first()
             if product is None:
                 errors.add("product_id", "No such product.")
-            elif not _applicant_may_list(org, product):
+            elif not applicant_may_list(org, product):
                 errors.add("product_id",
                            "Only the product's marketing-authorisation holder or manufacturer "
                            "may apply to list it.")
@@ -448,7 +428,7 @@ def _validate_application(session: Session, actor: Actor, org: Organisation,
     if product is not None and data.representative_product_id is not None:
         rep = session.get(Product, data.representative_product_id)
         if rep is None or rep.generic_name != product.generic_name \
-                or rep.id == product.id or not _applicant_may_list(org, rep):
+                or rep.id == product.id or not applicant_may_list(org, rep):
             errors.add("representative_product_id",
                        "The representative product must be another product of the same generic "
                        "name from the same applicant.")
@@ -488,7 +468,7 @@ def _check_not_barred(session: Session, org: Organisation, product: Product,
 
 def create_application(session: Session, actor: Actor, data: ApplicationIn) -> Application:
     """Start a draft application (草稿) for the actor's company."""
-    _require(actor, APP_EDIT)
+    require(actor, APP_EDIT)
     org = session.get(Organisation, actor.org_id)
     assert org is not None
     if org.kind != OrgKind.enterprise:
@@ -508,7 +488,7 @@ def create_application(session: Session, actor: Actor, data: ApplicationIn) -> A
 def update_application(session: Session, actor: Actor, app_id: int, data: ApplicationIn, *,
                        expected_version: int | None = None) -> Application:
     """Change a draft or a returned application."""
-    _require(actor, APP_EDIT)
+    require(actor, APP_EDIT)
     app = _own_application(session, actor, app_id)
     _check_editable(app, expected_version)
     if data.kind != app.kind:
@@ -555,7 +535,7 @@ def _snapshot(app: Application) -> dict[str, Any]:
 def set_evidence(session: Session, actor: Actor, app_id: int,
                  lines: list[EvidenceIn]) -> list[PriceEvidence]:
     """Replace the application's price-evidence lines (价格联动 declarations)."""
-    _require(actor, APP_EDIT)
+    require(actor, APP_EDIT)
     app = _own_application(session, actor, app_id)
     _check_editable(app)
     errors = ErrorCollector()
@@ -589,7 +569,7 @@ def evidence_lines(session: Session, actor: Actor, app_id: int) -> list[PriceEvi
 def submit(session: Session, actor: Actor, app_id: int, *,
            expected_version: int | None = None) -> Application:
     """Submit (提交) a draft or resubmit a returned application; the price rules run first."""
-    _require(actor, APP_EDIT)
+    require(actor, APP_EDIT)
     app = _own_application(session, actor, app_id)
     if app.status in EDITABLE:
         # Checked here: storing the price check below bumps the application's version.
@@ -625,7 +605,7 @@ def submit(session: Session, actor: Actor, app_id: int, *,
 def withdraw(session: Session, actor: Actor, app_id: int, *, reason: str | None = None,
              expected_version: int | None = None) -> Application:
     """The applicant withdraws (撤回) an application that has not been decided."""
-    _require(actor, APP_EDIT)
+    require(actor, APP_EDIT)
     app = _own_application(session, actor, app_id)
     APPLICATION_FLOW.transition(session, app, "withdraw", actor,
                                 expected_version=expected_version, reason=reason)
@@ -642,7 +622,6 @@ def _retire_proposal(session: Session, app: Application) -> None:
 
 
 def _reviewers(session: Session, actor: Actor) -> list[User]:
-    from core.models import UserRole
     return list(session.exec(select(User).join(UserRole, UserRole.user_id == User.id).where(
         User.org_id == actor.org_id, User.disabled.is_(False),  # type: ignore[attr-defined]
         UserRole.role.in_(("reviewer", "org_admin"))).distinct().order_by(User.username)))
@@ -650,13 +629,13 @@ def _reviewers(session: Session, actor: Actor) -> list[User]:
 
 def reviewers(session: Session, actor: Actor) -> list[User]:
     """Bureau staff an application can be assigned to."""
-    _require(actor, APP_REVIEW)
+    require(actor, APP_REVIEW)
     return _reviewers(session, actor)
 
 
 def assign(session: Session, actor: Actor, app_id: int, user_id: int | None) -> Application:
     """Assign (分配) a submitted or under-review application to a reviewer, or unassign it."""
-    _require(actor, APP_REVIEW)
+    require(actor, APP_REVIEW)
     app = get_application(session, actor, app_id)
     if app.status not in (S.submitted, S.under_review):
         raise Conflict("listing_application %(id)s cannot be assigned when %(status)s",
@@ -714,7 +693,7 @@ def approve(session: Session, actor: Actor, app_id: int, reason: str | None = No
     if APPLICATION_FLOW.find(app.status, "approve") is None:
         APPLICATION_FLOW.transition(session, app, "approve", actor)  # raises the 409
     # Permission and version before the price check, which stores a row and bumps the version.
-    _require(actor, APP_REVIEW)
+    require(actor, APP_REVIEW)
     _check_version(app, expected_version)
     if app.proposed_price is not None:
         check = run_price_check(session, actor, app, CheckStage.review)
@@ -811,7 +790,7 @@ def _finish(session: Session, actor: Actor, app: Application) -> Application:
 def end_publicity(session: Session, actor: Actor, as_of: date | None = None) -> dict[str, int]:
     """List every application whose objection window ended before ``as_of`` (today) and has no
     open objection. Safe to run again: finished applications are no longer publicizing."""
-    _require(actor, APP_REVIEW)  # the scheduler (system actor) or the bureau's reviewers
+    require(actor, APP_REVIEW)  # the scheduler (system actor) or the bureau's reviewers
     as_of = as_of or local_today()
     has_open = sa.exists().where(Objection.application_id == Application.id,
                                  Objection.status == ObjectionStatus.open)
@@ -840,7 +819,7 @@ def publicized_application(session: Session, app_id: int) -> Application:
 def raise_objection(session: Session, actor: Actor, store: AttachmentStore, app_id: int,
                     reason: str | None, files: list[tuple[str, bytes]]) -> Objection:
     """Object (提出异议) to an application during its publicity window, with evidence."""
-    _require(actor, OBJECTION_RAISE)
+    require(actor, OBJECTION_RAISE)
     app = publicized_application(session, app_id)
     errors = ErrorCollector()
     reason = (reason or "").strip()
@@ -940,7 +919,6 @@ def open_objection_count(session: Session, app_id: int) -> int:
 
 def _store_attachment(session: Session, actor: Actor, store: AttachmentStore, filename: str,
                       data: bytes, content_type: str, ext: str, **target: int | None) -> Attachment:
-    import hashlib
     key = store.put(data, ext)
     att = Attachment(org_id=actor.org_id, filename=(filename or "file")[-255:],
                      content_type=content_type, size=len(data),
@@ -954,7 +932,7 @@ def _store_attachment(session: Session, actor: Actor, store: AttachmentStore, fi
 def add_application_attachment(session: Session, actor: Actor, store: AttachmentStore,
                                app_id: int, filename: str, data: bytes) -> Attachment:
     """Attach evidence (证明材料) to one's own draft or returned application."""
-    _require(actor, APP_EDIT)
+    require(actor, APP_EDIT)
     app = _own_application(session, actor, app_id)
     _check_editable(app)
     content_type, ext = sniff(data)
@@ -1082,7 +1060,7 @@ def list_applications(session: Session, actor: Actor, *, status: ApplicationStat
             .join(Organisation, Organisation.id == Application.org_id)
             .where(Application.readable_clause(actor)))
     if queue:
-        _require(actor, APP_REVIEW)
+        require(actor, APP_REVIEW)
         stmt = stmt.where(Application.status.in_((S.submitted, S.under_review)))
     if status is not None:
         stmt = stmt.where(Application.status == status)
@@ -1136,10 +1114,8 @@ def index_search_names(session: Session, rows: list[tuple[str, str]]) -> None:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
         stmt: Any = pg_insert(SearchName.__table__).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
         stmt = sqlite_insert(SearchName.__table__).on_conflict_do_nothing()
     session.execute(stmt, values)
 
@@ -1200,7 +1176,6 @@ def publicity_board(session: Session, *, page: int = 1, per_page: int = 20,
 
 def history(session: Session, actor: Actor, object_type: str, object_id: int) -> list[Any]:
     """The audit trail of one application or listing the actor can see, oldest first."""
-    from core.models import AuditLog
     model = {"listing_application": Application, "listing": Listing}[object_type]
     get_readable(session, model, object_id, actor)
     return list(session.exec(select(AuditLog).where(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -24,7 +25,7 @@ from core.models import Organisation
 from core.nav import NavItem, register
 from core.permissions import PUBLIC
 from core.types import utcnow
-from core.web import attempt, current_actor, requires
+from core.web import acting, attempt, current_actor, requires
 from listing import services
 from listing.models import (
     Application,
@@ -51,11 +52,6 @@ from listing.permissions import (
 
 bp = Blueprint("listing", __name__, url_prefix="/listing", template_folder="templates")
 
-
-def _actor():
-    actor = current_actor()
-    assert actor is not None
-    return actor
 
 
 def _store():
@@ -130,7 +126,7 @@ def publicity_detail(app_id: int):
 @bp.route("/")
 @requires(VIEW)
 def home():
-    actor = _actor()
+    actor = acting()
     session = get_session()
     counts = services.status_counts(session, actor) if actor.can(APP_READ) else {}
     recent = services.list_applications(session, actor, per_page=8) \
@@ -142,7 +138,7 @@ def home():
 @bp.route("/applications")
 @requires(APP_READ)
 def applications():
-    actor = _actor()
+    actor = acting()
     page = services.list_applications(
         get_session(), actor, status=_enum(ApplicationStatus, "status"),
         kind=_enum(ApplicationKind, "kind"), q=request.args.get("q") or None,
@@ -156,7 +152,7 @@ def applications():
 @requires(APP_REVIEW)
 def review_queue():
     """The bureau's review queue (审核队列), oldest submission first, with each item's age."""
-    actor = _actor()
+    actor = acting()
     session = get_session()
     page = services.list_applications(
         session, actor, status=_enum(ApplicationStatus, "status"),
@@ -187,7 +183,7 @@ def _application_form_data() -> dict[str, Any]:
 @bp.route("/applications/new", methods=["GET", "POST"])
 @requires(APP_EDIT)
 def application_new():
-    actor = _actor()
+    actor = acting()
     session = get_session()
     kind = _enum(ApplicationKind, "kind") or ApplicationKind(
         request.form.get("kind") or "new_listing")
@@ -215,7 +211,7 @@ def _form_choices(session: Any, actor: Any) -> dict[str, Any]:
 @bp.route("/applications/<int:app_id>/edit", methods=["GET", "POST"])
 @requires(APP_EDIT)
 def application_edit(app_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     app = services.get_application(session, actor, app_id)
     errors: list = []
@@ -242,7 +238,7 @@ def application_edit(app_id: int):
 @bp.route("/applications/<int:app_id>")
 @requires(APP_READ)
 def application_detail(app_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     app = services.get_application(session, actor, app_id)
     return render_template("listing/application_detail.html", **_detail_context(session, actor,
@@ -287,7 +283,7 @@ def _detail_context(session: Any, actor: Any, app: Application,
 @bp.route("/applications/<int:app_id>/evidence", methods=["POST"])
 @requires(APP_EDIT)
 def application_evidence(app_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     form = request.form
     rows = zip(form.getlist("province"), form.getlist("price"), form.getlist("evidence_date"),
@@ -321,7 +317,7 @@ def application_evidence(app_id: int):
 @bp.route("/applications/<int:app_id>/attachments", methods=["POST"])
 @requires(APP_EDIT)
 def application_attachment(app_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     uploads = [f for f in request.files.getlist("files") if f.filename]
 
@@ -360,7 +356,7 @@ _DONE = {
 @bp.route("/applications/<int:app_id>/actions/<action>", methods=["POST"])
 @requires(APP_READ)
 def application_action(app_id: int, action: str):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     if action not in _ACTIONS:
         raise Invalid.one("action", "Unknown action.")
@@ -373,7 +369,7 @@ def application_action(app_id: int, action: str):
 @bp.route("/applications/<int:app_id>/assign", methods=["POST"])
 @requires(APP_REVIEW)
 def application_assign(app_id: int):
-    if attempt(lambda: services.assign(get_session(), _actor(), app_id, _int("assigned_to")),
+    if attempt(lambda: services.assign(get_session(), acting(), app_id, _int("assigned_to")),
                form=False).ok:
         flash(_("Assignment saved."), "success")
     return redirect(request.form.get("next") or url_for("listing.application_detail",
@@ -384,12 +380,11 @@ def application_assign(app_id: int):
 @requires(APP_READ)
 def attachment(attachment_id: int):
     """An evidence file, only for its uploader's organisation and the bureau."""
-    att, data = services.read_attachment(get_session(), _actor(), _store(), attachment_id)
+    att, data = services.read_attachment(get_session(), acting(), _store(), attachment_id)
     response = make_response(data)
     response.headers["Content-Type"] = att.content_type
     response.headers["X-Content-Type-Options"] = "nosniff"
     disposition = "inline" if att.content_type == "application/pdf" else "attachment"
-    from urllib.parse import quote
     response.headers["Content-Disposition"] = \
         f"{disposition}; filename*=UTF-8''{quote(att.filename)}"
     response.headers["Cache-Control"] = "private, no-store"
@@ -401,7 +396,7 @@ def attachment(attachment_id: int):
 @bp.route("/objections")
 @requires(APP_READ)
 def objections():
-    actor = _actor()
+    actor = acting()
     page = services.list_objections(get_session(), actor,
                                     status=_enum(ObjectionStatus, "status"),
                                     page=_int("page") or 1)
@@ -412,7 +407,7 @@ def objections():
 @bp.route("/objections/<int:objection_id>", methods=["GET", "POST"])
 @requires(APP_READ)
 def objection_detail(objection_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     objection = services.get_objection(session, actor, objection_id)
     if request.method == "POST":
@@ -437,7 +432,7 @@ def objection_detail(objection_id: int):
 @bp.route("/listings")
 @requires(LISTING_READ)
 def listings():
-    actor = _actor()
+    actor = acting()
     page = services.list_listings(get_session(), actor, status=_enum(ListingStatus, "status"),
                                   q=request.args.get("q") or None, page=_int("page") or 1)
     return render_template("listing/listings.html", page=page, statuses=list(ListingStatus))
@@ -446,7 +441,7 @@ def listings():
 @bp.route("/listings/<int:listing_id>", methods=["GET", "POST"])
 @requires(LISTING_READ)
 def listing_detail(listing_id: int):
-    actor = _actor()
+    actor = acting()
     session = get_session()
     if request.method == "POST":
         files = [(f.filename or "file", f.read()) for f in request.files.getlist("files")

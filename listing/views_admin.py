@@ -12,17 +12,11 @@ from core.errors import Invalid
 from core.forms import parse
 from core.rules import history as rule_history
 from core.types import local_today
-from core.web import attempt, current_actor, requires
+from core.web import acting, attempt, requires
 from listing import services, services_catalogue
 from listing.models import ImportKind, ImportStatus, ProductKind
 from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ, RULES_MANAGE
 from listing.views import _enum, _int, bp
-
-
-def _actor():
-    actor = current_actor()
-    assert actor is not None
-    return actor
 
 
 def _download(data: bytes, filename: str, content_type: str) -> Any:
@@ -39,7 +33,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @requires(CATALOGUE_READ)
 def catalogue():
     """The product catalogue (产品目录) by insurance code."""
-    actor = _actor()
+    actor = acting()
     session = get_session()
     page = services_catalogue.list_products(session, actor, q=request.args.get("q") or None,
                                             kind=_enum(ProductKind, "kind"),
@@ -63,7 +57,7 @@ def import_upload():
         importer = services_catalogue.import_reference_prices \
             if request.form.get("kind") == ImportKind.reference_prices.value \
             else services_catalogue.import_products
-        return importer(session, _actor(), upload.filename, upload.read())
+        return importer(session, acting(), upload.filename, upload.read())
 
     done = attempt(run, form=False)
     if not done.ok:
@@ -82,14 +76,14 @@ def import_upload():
 @bp.route("/imports/<int:batch_id>")
 @requires(CATALOGUE_IMPORT)
 def import_detail(batch_id: int):
-    batch = services_catalogue.get_import_batch(get_session(), _actor(), batch_id)
+    batch = services_catalogue.get_import_batch(get_session(), acting(), batch_id)
     return render_template("listing/import_detail.html", batch=batch)
 
 
 @bp.route("/imports/<int:batch_id>/report.csv")
 @requires(CATALOGUE_IMPORT)
 def import_report(batch_id: int):
-    batch = services_catalogue.get_import_batch(get_session(), _actor(), batch_id)
+    batch = services_catalogue.get_import_batch(get_session(), acting(), batch_id)
     return _download(services_catalogue.import_report_csv(batch),
                      f"import-{batch.id}-report.csv", "text/csv; charset=utf-8")
 
@@ -122,7 +116,7 @@ def _rules_from_form(form: Any) -> dict[str, Any]:
 @requires(CATALOGUE_READ)
 def rules():
     """The listing price rules (价格规则): the 差比价 tables and multipliers, versioned."""
-    actor = _actor()
+    actor = acting()
     session = get_session()
     errors: list = []
     if request.method == "POST":
@@ -143,7 +137,7 @@ def rules():
 @requires(CATALOGUE_READ)
 def holidays():
     """The holiday calendar (节假日) that publicity windows count working days with."""
-    actor = _actor()
+    actor = acting()
     session = get_session()
     year = _int("year") or local_today().year
     errors: list = []

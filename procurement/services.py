@@ -7,17 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, func, select
 
 from core import audit, rules
 from core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Invalid, NotFound
 from core.models import Organisation, OrgKind, OrgStatus
-from core.money import to_price
-from core.permissions import Actor
+from core.money import PositivePrice
+from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, Workflow
@@ -56,11 +55,6 @@ BATCH_FLOW = Workflow("vbp_batch", BatchStatus, [
 ])
 
 _Q4 = Decimal("0.0001")
-
-
-def _require(actor: Actor, permission: str) -> None:
-    if not actor.can(permission):
-        raise Forbidden("not allowed: %(permission)s", params={"permission": permission})
 
 
 def current_rules(session: Session) -> rules.Rules[ProcurementRuleParams]:
@@ -108,7 +102,7 @@ def list_batches(session: Session, actor: Actor, *, status: BatchStatus | None =
 
 def create_batch(session: Session, actor: Actor, data: BatchIn) -> Batch:
     """Create a draft batch bound to the rule-set version now in force."""
-    _require(actor, BATCH_MANAGE)
+    require(actor, BATCH_MANAGE)
     if session.exec(select(Batch.id).where(Batch.code == data.code.strip())).first():
         raise Invalid.one("code", "A batch with this code exists.")
     current = current_rules(session)
@@ -124,7 +118,7 @@ def create_batch(session: Session, actor: Actor, data: BatchIn) -> Batch:
 
 def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn) -> Batch:
     """Change a batch's dates and texts; the code and rule version stay."""
-    _require(actor, BATCH_MANAGE)
+    require(actor, BATCH_MANAGE)
     batch = get_batch(session, actor, batch_id)
     if batch.status in (B.executing, B.closed, B.cancelled):
         raise Conflict("vbp_batch %(id)s cannot be changed when %(status)s",
@@ -185,21 +179,13 @@ class BatchProductIn(BaseModel):
     rep_volume_ml: Decimal | None = None
     rep_units: int = Field(default=1, ge=1)
     smallest_unit: str = Field(min_length=1, max_length=10)
-    max_ucp: Decimal
-
-    @field_validator("max_ucp", mode="before")
-    @classmethod
-    def _price(cls, v: Any) -> Decimal:
-        price = to_price(str(v), field="max_ucp")
-        if price <= 0:
-            raise ValueError("must be greater than zero")
-        return price
+    max_ucp: PositivePrice
 
 
 def add_batch_product(session: Session, actor: Actor, batch_id: int,
                       data: BatchProductIn) -> BatchProduct:
     """Add a product (品种) to a draft batch."""
-    _require(actor, BATCH_MANAGE)
+    require(actor, BATCH_MANAGE)
     batch = get_batch(session, actor, batch_id)
     if batch.status != B.draft:
         raise Conflict("products of vbp_batch %(id)s are fixed once reporting opens",
@@ -292,7 +278,7 @@ def _upsert_report(session: Session, actor: Actor, batch: Batch, bp: BatchProduc
 def submit_report(session: Session, actor: Actor, batch_product_id: int, data: ReportIn, *,
                   now: datetime | None = None) -> VolumeReport:
     """Report (or correct) the hospital's volume for one batch product before the deadline."""
-    _require(actor, REPORT_EDIT)
+    require(actor, REPORT_EDIT)
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
     batch, bp = _batch_product(session, actor, batch_product_id)
@@ -335,7 +321,7 @@ def import_reports(session: Session, actor: Actor, batch_id: int, filename: str,
                    *, now: datetime | None = None) -> list[VolumeReport]:
     """Import a hospital's reports from Excel or CSV: every row is checked and every problem
     named by row and field; with any problem nothing is saved."""
-    _require(actor, REPORT_EDIT)
+    require(actor, REPORT_EDIT)
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
     batch = get_batch(session, actor, batch_id)
@@ -382,7 +368,7 @@ def list_reports(session: Session, actor: Actor, batch_id: int, *,
 
 def missing_reporters(session: Session, actor: Actor, batch_id: int) -> list[Organisation]:
     """Active hospitals that have not reported every product of the batch (bureau view)."""
-    _require(actor, BATCH_MANAGE)
+    require(actor, BATCH_MANAGE)
     get_batch(session, actor, batch_id)
     n_products = session.exec(select(func.count()).select_from(BatchProduct).where(
         BatchProduct.batch_id == batch_id)).one()
@@ -398,16 +384,8 @@ def missing_reporters(session: Session, actor: Actor, batch_id: int) -> list[Org
 
 class BidIn(BaseModel):
     product_id: int
-    package_price: Decimal
+    package_price: PositivePrice
     capacity: int | None = Field(default=None, ge=1)
-
-    @field_validator("package_price", mode="before")
-    @classmethod
-    def _price(cls, v: Any) -> Decimal:
-        price = to_price(str(v), field="package_price")
-        if price <= 0:
-            raise ValueError("must be greater than zero")
-        return price
 
 
 def unit_comparable_price(session: Session, bp: BatchProduct, product: Product,
@@ -433,7 +411,7 @@ def _bidding_open(batch: Batch, now: datetime) -> bool:
 def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidIn, *,
                now: datetime | None = None) -> Bid:
     """Submit or replace the company's sealed bid for one batch product while bidding is open."""
-    _require(actor, BID_EDIT)
+    require(actor, BID_EDIT)
     if actor.org_kind != OrgKind.enterprise:
         raise Forbidden("only companies bid")
     now = now or utcnow()
@@ -445,7 +423,7 @@ def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidI
     product = session.get(Product, data.product_id)
     errors = ErrorCollector()
     if product is None or product.status != ProductStatus.active \
-            or org is None or not listing_services._applicant_may_list(org, product):
+            or org is None or not listing_services.applicant_may_list(org, product):
         errors.add("product_id", "Choose an active catalogue product of your company.")
     elif product.generic_name != bp.generic_name:
         errors.add("product_id", "The product's generic name differs from the batch product's.")
