@@ -48,12 +48,30 @@ SCHEDULER_TZ = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
+class Phases:
+    """A long job in three steps, so no transaction stays open while it computes.
+
+    ``load(session, **args)`` reads its input in a first transaction (and may mark its own
+    row as started); ``compute(loaded, write)`` runs with no transaction open and may call
+    ``write(fn)`` to run ``fn(session)`` in a short transaction of its own (progress shown while
+    it runs); ``store(session, computed, **args)`` saves the outcome in the transaction that
+    also records the job's success. On SQLite a transaction holds the database's write lock,
+    so a solve of minutes inside one would stop every other writer for that long.
+    """
+
+    load: Callable[..., Any]
+    compute: Callable[[Any, Callable[[Callable[[Session], None]], None]], Any]
+    store: Callable[..., Any]
+
+
+@dataclass(frozen=True)
 class JobSpec:
     name: str
-    fn: Callable[..., Any]
+    fn: Callable[..., Any] | None
     queue: str = "default"
     max_retries: int | None = None  # None: the configured default
     lease: timedelta = DEFAULT_LEASE
+    phases: Phases | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,15 @@ def job(name: str, *, queue: str = "default", max_retries: int | None = None,
         _JOBS[name] = JobSpec(name, fn, queue, max_retries, lease)
         return fn
     return register
+
+
+def phased_job(name: str, phases: Phases, *, queue: str = "default",
+               max_retries: int | None = None, lease: timedelta = DEFAULT_LEASE) -> Phases:
+    """Register a job run in :class:`Phases`; each phase must be idempotent like a handler."""
+    if name in _JOBS and _JOBS[name].phases is not phases:
+        raise ValueError(f"job {name!r} registered twice")
+    _JOBS[name] = JobSpec(name, None, queue, max_retries, lease, phases)
+    return phases
 
 
 def periodic(job_name: str, cron: str) -> None:
@@ -227,15 +254,13 @@ def run_job(app: Any, spec: JobSpec, job_id: int) -> None:
             log.info("job not claimable, skipped", extra={"job_id": job_id, "job": spec.name})
             return
         try:
-            with db.unit_of_work() as s:
-                row = s.get(Job, job_id)
-                result = spec.fn(s, **row.args)
-                row.status = JobStatus.succeeded
-                row.result = normalise(result) if result is not None else None
-                row.error = None
-                row.finished_at = utcnow()
-                row.lease_until = None
-                s.add(row)
+            if spec.phases is None:
+                with db.unit_of_work() as s:
+                    row = s.get(Job, job_id)
+                    _succeeded(row, spec.fn(s, **row.args))
+                    s.add(row)
+            else:
+                _run_phases(db, spec.phases, job_id)
             log.info("job succeeded", extra={"job_id": job_id, "job": spec.name})
         except Exception as exc:
             with db.unit_of_work() as s:
@@ -250,6 +275,30 @@ def run_job(app: Any, spec: JobSpec, job_id: int) -> None:
             log.warning("job failed", extra={"job_id": job_id, "job": spec.name,
                                              "error": repr(exc)})
             raise
+
+
+def _succeeded(row: Job, result: Any) -> None:
+    row.status = JobStatus.succeeded
+    row.result = normalise(result) if result is not None else None
+    row.error = None
+    row.finished_at = utcnow()
+    row.lease_until = None
+
+
+def _run_phases(db: Any, phases: Phases, job_id: int) -> None:
+    with db.unit_of_work() as s:
+        args = dict(s.get(Job, job_id).args)
+        loaded = phases.load(s, **args)
+
+    def write(fn: Callable[[Session], None]) -> None:
+        with db.unit_of_work() as ws:
+            fn(ws)
+
+    computed = phases.compute(loaded, write)
+    with db.unit_of_work() as s:
+        row = s.get(Job, job_id)
+        _succeeded(row, phases.store(s, computed, **args))
+        s.add(row)
 
 
 # --- recovery --------------------------------------------------------------------------------

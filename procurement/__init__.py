@@ -5,7 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from procurement import cli, services, views  # noqa: F401  (services registers its rule set)
+    # services registers its rule set; jobs registers the allocation job.
+    from procurement import cli, jobs, services, services_allocation, services_award, views  # noqa: F401
 
     views.init_app(app)
     cli.init_app(app)

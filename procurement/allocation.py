@@ -141,13 +141,16 @@ class Demand:
 @dataclass(frozen=True, slots=True)
 class Winner:
     """A winning enterprise of a product: unit price in yuan (≤ 4 places), capacity in units
-    (``None`` = unlimited) and share floor as a fraction 0–1 of the product's total demand."""
+    (``None`` = unlimited) and share floor as a fraction 0–1 of the product's total demand;
+    ``min_units`` is a floor in whole units (the platform's pool rule sets it), and the larger
+    of the two floors applies."""
 
     product: str
     enterprise: str
     unit_price: Decimal
     capacity: int | None = None
     min_share: Decimal = Decimal(0)
+    min_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +320,7 @@ class GroupedProblem:
                                    f"Decimal ≥ 0 with at most 4 places, got {price!r}")
             if w.capacity is not None:
                 _check_int(w.capacity, f"capacity of {w.enterprise} for {w.product}")
+            _check_int(w.min_units, f"min_units of {w.enterprise} for {w.product}")
             if not isinstance(w.min_share, Decimal) or not (0 <= w.min_share <= 1):
                 raise ProblemError(f"min_share of {w.enterprise} for {w.product} must be a "
                                    f"Decimal from 0 to 1, got {w.min_share!r}")
@@ -385,8 +389,9 @@ def _product_arrays(product: str, winners: dict[str, Winner], demand: dict[str, 
     price_units = np.array([int(p.scaleb(4)) for p in prices], dtype=np.int64)
     capacity = np.array([-1 if winners[e].capacity is None else winners[e].capacity
                          for e in ents], dtype=np.int64)
-    floor = np.array([int(_DEC.multiply(winners[e].min_share, Decimal(total))
-                          .to_integral_value(rounding=ROUND_CEILING)) for e in ents],
+    floor = np.array([max(winners[e].min_units,
+                          int(_DEC.multiply(winners[e].min_share, Decimal(total))
+                              .to_integral_value(rounding=ROUND_CEILING))) for e in ents],
                      dtype=np.int64)
     # A hospital's key: the set of its (enterprise, rank) choices, None = every winner.
     # Hospitals with equal keys form one group; groups are numbered by first hospital.

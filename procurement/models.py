@@ -28,6 +28,14 @@ class BatchStatus(str, enum.Enum):
     cancelled = "cancelled"
 
 
+class AwardStage(str, enum.Enum):
+    """Steps of a batch while it is ``allocating`` (its own small workflow)."""
+
+    regions = "regions"      # winners pick supply regions in ucp order
+    choice = "choice"        # hospitals rank the winners serving them; allocation runs
+    agreements = "agreements"  # the allocation is published as agreements to sign
+
+
 class Batch(Versioned, table=True):
     """A volume-based procurement batch (集采批次), bound to one version of the rule set."""
 
@@ -49,6 +57,10 @@ class Batch(Versioned, table=True):
     updated_at: datetime = ts_field()
     status_changed_at: datetime | None = ts_field(nullable=True)
     status_changed_by: int | None = Field(default=None)
+    #: While ``allocating``: regions → choice → agreements (``AWARD_FLOW``).
+    award_stage: AwardStage | None = enum_field(AwardStage, nullable=True)
+    #: Hospitals rank winners until then (optional; the bureau's allocation run also freezes).
+    choice_deadline: datetime | None = ts_field(nullable=True)
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
@@ -113,6 +125,7 @@ class VolumeReport(Versioned, table=True):
 class BidStatus(str, enum.Enum):
     submitted = "submitted"
     withdrawn = "withdrawn"
+    disqualified = "disqualified"  # excluded by the bureau during evaluation or publicity
 
 
 class Bid(Versioned, table=True):
@@ -134,6 +147,7 @@ class Bid(Versioned, table=True):
     capacity: int | None = Field(default=None)  # units a year; None = unlimited
     status: BidStatus = enum_field(BidStatus, BidStatus.submitted, index=True)
     sequence: int = Field(nullable=False)  # submission order: breaks equal prices
+    status_reason: str | None = Field(default=None, sa_type=sa.Text)  # why disqualified
     created_by: int | None = Field(default=None)
     submitted_at: datetime = ts_field()
     updated_at: datetime = ts_field()
@@ -144,3 +158,212 @@ class Bid(Versioned, table=True):
         if actor.is_bureau:
             return sa.true()
         return cls.org_id == actor.org_id
+
+
+# --- award: selection, winners, supply regions, hospital choice --------------------------------
+
+class Selection(SQLModel, table=True):
+    """The stored winner selection (拟中选结果) of one batch product, with its explanation.
+
+    ``detail`` is ``procurement.selection.Selection.to_dict()`` plus each verdict's bid id, so a
+    result can be shown and re-checked later exactly as it was decided.
+    """
+
+    __tablename__ = "vbp_selection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="vbp_batch.id", index=True)
+    batch_product_id: int = Field(foreign_key="vbp_batch_product.id", unique=True)
+    rule_version: int = Field(nullable=False)
+    bidders: int = Field(nullable=False)
+    winners: int = Field(nullable=False)
+    anchor: Decimal | None = Field(default=None, sa_type=Price())
+    threshold: Decimal | None = Field(default=None, sa_type=Price())
+    agreed_ratio: Decimal = Field(sa_type=sa.Numeric(6, 4), nullable=False)
+    detail: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    computed_by: int | None = Field(default=None)
+    computed_at: datetime = ts_field()
+
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        # Results are public from the proposed-winner publicity on; the services check the
+        # batch status, this clause only keeps the bureau's working copy to the bureau.
+        return sa.true()
+
+
+class Winner(SQLModel, table=True):
+    """A (proposed) winning bid (中选企业) of a batch product."""
+
+    __tablename__ = "vbp_winner"
+    __table_args__ = (sa.UniqueConstraint("batch_product_id", "org_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="vbp_batch.id", index=True)
+    batch_product_id: int = Field(foreign_key="vbp_batch_product.id", index=True)
+    bid_id: int = Field(foreign_key="vbp_bid.id", unique=True)
+    org_id: int = Field(foreign_key="organisation.id", index=True)
+    product_id: int = Field(foreign_key="product.id")
+    rank: int = Field(nullable=False)  # by ucp, 1 = lowest
+    ucp: Decimal = Field(sa_type=Price(), nullable=False)
+    package_price: Decimal = Field(sa_type=Price(), nullable=False)
+    capacity: int | None = Field(default=None)
+    zero_volume: bool = Field(default=False, nullable=False)  # wins with 0 agreed volume
+    regions_done_at: datetime | None = ts_field(nullable=True)  # passed on picking regions
+
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        return sa.true()
+
+
+class SupplyRole(str, enum.Enum):
+    primary = "primary"  # 供应企业
+    backup = "backup"    # 备供企业
+
+
+class RegionPick(SQLModel, table=True):
+    """A winner's supply region (供应地区) for one product: picked in ucp order, assigned by
+    the bureau when nobody picked it, or a backup supplier (备供)."""
+
+    __tablename__ = "vbp_region_pick"
+    __table_args__ = (sa.UniqueConstraint("batch_product_id", "region_code", "winner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="vbp_batch.id", index=True)
+    batch_product_id: int = Field(foreign_key="vbp_batch_product.id", index=True)
+    winner_id: int = Field(foreign_key="vbp_winner.id", index=True)
+    org_id: int = Field(foreign_key="organisation.id")
+    region_code: str = Field(max_length=6)
+    role: SupplyRole = enum_field(SupplyRole, SupplyRole.primary)
+    assigned: bool = Field(default=False, nullable=False)  # by the bureau, not picked
+    turn: int = Field(nullable=False)  # order of the picks within the product
+    created_by: int | None = Field(default=None)
+    created_at: datetime = ts_field()
+
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        return sa.true()
+
+
+class Choice(SQLModel, table=True):
+    """A hospital's ranked acceptance of a winner for a batch product (医疗机构选择)."""
+
+    __tablename__ = "vbp_choice"
+    __table_args__ = (sa.UniqueConstraint("batch_product_id", "org_id", "winner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="vbp_batch.id", index=True)
+    batch_product_id: int = Field(foreign_key="vbp_batch_product.id", index=True)
+    org_id: int = Field(foreign_key="organisation.id", index=True)
+    winner_id: int = Field(foreign_key="vbp_winner.id")
+    rank: int = Field(nullable=False)  # 1 = first choice
+    created_by: int | None = Field(default=None)
+    created_at: datetime = ts_field()
+
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        if actor.is_bureau:
+            return sa.true()
+        return cls.org_id == actor.org_id
+
+
+# --- allocation runs and agreements ----------------------------------------------------------
+
+class RunStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    optimal = "optimal"
+    infeasible = "infeasible"
+    failed = "failed"
+    superseded = "superseded"  # a later run replaced it before publication
+    published = "published"    # turned into agreements
+
+
+class AllocationRun(Versioned, table=True):
+    """One solve of a batch's agreed-volume allocation (约定采购量分配), run as a job."""
+
+    __tablename__ = "vbp_allocation_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="vbp_batch.id", index=True)
+    status: RunStatus = enum_field(RunStatus, RunStatus.queued, index=True)
+    rule_version: int = Field(nullable=False)
+    job_id: int | None = Field(default=None)
+    products_total: int = Field(default=0, nullable=False)
+    products_done: int = Field(default=0, nullable=False)
+    hospitals: int = Field(default=0, nullable=False)
+    variables: int = Field(default=0, nullable=False)
+    rank_penalty: int | None = Field(default=None, sa_type=sa.BigInteger)
+    total_cost_fen: int | None = Field(default=None, sa_type=sa.BigInteger)
+    agreed_units: int | None = Field(default=None, sa_type=sa.BigInteger)
+    seconds: float | None = Field(default=None)  # solve time, for the operator; not money
+    diagnosis: list = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    created_by: int | None = Field(default=None)
+    created_at: datetime = ts_field()
+    finished_at: datetime | None = ts_field(nullable=True)
+
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        return sa.true() if actor.is_bureau else sa.false()
+
+
+class AllocationLine(SQLModel, table=True):
+    """Agreed volume of one hospital × winner × product in a run, whole smallest units."""
+
+    __tablename__ = "vbp_allocation_line"
+    __table_args__ = (sa.UniqueConstraint("run_id", "batch_product_id", "hospital_id",
+                                          "winner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="vbp_allocation_run.id", index=True)
+    batch_product_id: int = Field(foreign_key="vbp_batch_product.id")
+    hospital_id: int = Field(foreign_key="organisation.id")
+    winner_id: int = Field(foreign_key="vbp_winner.id")
+    volume: int = Field(sa_type=sa.BigInteger, nullable=False)
+
+
+class AgreementStatus(str, enum.Enum):
+    proposed = "proposed"
+    hospital_signed = "hospital_signed"
+    enterprise_signed = "enterprise_signed"
+    signed = "signed"
+
+
+class Agreement(Versioned, table=True):
+    """A purchase agreement (采购协议) of one contract year: a hospital's agreed volume of a
+    product from one winner, confirmed online by both sides. Renewals (续签) are new rows of
+    the next year, never below the previous year's volume."""
+
+    __tablename__ = "vbp_agreement"
+    __table_args__ = (sa.UniqueConstraint("batch_product_id", "hospital_id", "winner_id",
+                                          "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="vbp_batch.id", index=True)
+    batch_product_id: int = Field(foreign_key="vbp_batch_product.id", index=True)
+    hospital_id: int = Field(foreign_key="organisation.id", index=True)
+    enterprise_id: int = Field(foreign_key="organisation.id", index=True)
+    winner_id: int = Field(foreign_key="vbp_winner.id")
+    year: int = Field(nullable=False)  # contract year within the cycle, 1 = first
+    starts_on: date | None = Field(default=None)
+    ends_on: date | None = Field(default=None)
+    volume: int = Field(sa_type=sa.BigInteger, nullable=False)
+    unit_price: Decimal = Field(sa_type=Price(), nullable=False)  # price per smallest unit
+    amount_fen: int = Field(sa_type=sa.BigInteger, nullable=False)
+    status: AgreementStatus = enum_field(AgreementStatus, AgreementStatus.proposed, index=True)
+    run_id: int | None = Field(default=None, foreign_key="vbp_allocation_run.id")
+    previous_id: int | None = Field(default=None, foreign_key="vbp_agreement.id")
+    rule_version: int = Field(nullable=False)
+    hospital_signed_at: datetime | None = ts_field(nullable=True)
+    hospital_signed_by: int | None = Field(default=None)
+    enterprise_signed_at: datetime | None = ts_field(nullable=True)
+    enterprise_signed_by: int | None = Field(default=None)
+    created_at: datetime = ts_field()
+    updated_at: datetime = ts_field()
+    status_changed_at: datetime | None = ts_field(nullable=True)
+    status_changed_by: int | None = Field(default=None)
+
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        if actor.is_bureau:
+            return sa.true()
+        return sa.or_(cls.hospital_id == actor.org_id, cls.enterprise_id == actor.org_id)

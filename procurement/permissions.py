@@ -8,17 +8,26 @@ BATCH_MANAGE = declare("procurement:batch:manage",
                        "Create and run procurement batches and their rule sets")
 REPORT_READ = declare("procurement:report:read", "See volume reports")
 REPORT_EDIT = declare("procurement:report:edit", "Report the hospital's volumes")
+REPORT_OVERVIEW = declare("procurement:report:overview",
+                          "See every hospital's volume reports of a batch")
 BID_READ = declare("procurement:bid:read", "See bids (prices only after bidding closes)")
 BID_EDIT = declare("procurement:bid:edit", "Submit and withdraw the company's bids")
+REGION_PICK = declare("procurement:region:pick",
+                      "Pick the company's supply regions as a winner")
+CHOICE_EDIT = declare("procurement:choice:edit", "Rank the winners the hospital accepts")
+AGREEMENT_READ = declare("procurement:agreement:read", "See purchase agreements")
+AGREEMENT_SIGN = declare("procurement:agreement:sign",
+                         "Confirm purchase agreements for the organisation")
 
 _ALL = [r.value for r in Role]
 _WORKERS = [Role.org_admin.value, Role.operator.value]
 
 for _role in _ALL:
-    grant(OrgKind.enterprise, _role, VIEW, BATCH_READ, BID_READ)
-    grant(OrgKind.hospital, _role, VIEW, BATCH_READ, REPORT_READ)
-    grant(OrgKind.bureau, _role, VIEW, BATCH_READ, REPORT_READ, BID_READ)
+    grant(OrgKind.enterprise, _role, VIEW, BATCH_READ, BID_READ, AGREEMENT_READ)
+    grant(OrgKind.hospital, _role, VIEW, BATCH_READ, REPORT_READ, AGREEMENT_READ)
+    grant(OrgKind.bureau, _role, VIEW, BATCH_READ, REPORT_READ, BID_READ, AGREEMENT_READ)
+    grant(OrgKind.bureau, _role, REPORT_OVERVIEW)
 for _role in _WORKERS:
-    grant(OrgKind.enterprise, _role, BID_EDIT)
-    grant(OrgKind.hospital, _role, REPORT_EDIT)
+    grant(OrgKind.enterprise, _role, BID_EDIT, REGION_PICK, AGREEMENT_SIGN)
+    grant(OrgKind.hospital, _role, REPORT_EDIT, CHOICE_EDIT, AGREEMENT_SIGN)
     grant(OrgKind.bureau, _role, BATCH_MANAGE)

@@ -26,12 +26,16 @@ from listing import price_rules
 from listing import services as listing_services
 from listing.models import Product, ProductStatus
 from procurement.models import (
+    Agreement,
+    AgreementStatus,
+    AwardStage,
     Batch,
     BatchProduct,
     BatchStatus,
     Bid,
     BidStatus,
     ReportSource,
+    Selection,
     VolumeReport,
 )
 from procurement.permissions import BATCH_MANAGE, BID_EDIT, REPORT_EDIT
@@ -164,8 +168,39 @@ def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
             raise Conflict("bidding of vbp_batch %(id)s closes at %(at)s",
                            params={"id": batch.id, "at": str(batch.bid_closes_at)},
                            current_status=batch.status.value)
-    return BATCH_FLOW.transition(session, batch, action, actor,
-                                 expected_version=expected_version)
+        if action == "publicize":
+            _check_selected(session, batch)
+        if action == "execute":
+            _check_agreements_signed(session, batch)
+    stage = {"start_allocation": AwardStage.regions, "execute": batch.award_stage}
+    return BATCH_FLOW.transition(
+        session, batch, action, actor, expected_version=expected_version,
+        before_commit=lambda b: setattr(b, "award_stage", stage.get(action, b.award_stage)))
+
+
+def _check_selected(session: Session, batch: Batch) -> None:
+    """Before the publicity: every product has a selection made under the batch's rules."""
+    n_products = session.exec(select(func.count()).select_from(BatchProduct).where(
+        BatchProduct.batch_id == batch.id)).one()
+    n_selected = session.exec(select(func.count()).select_from(Selection).where(
+        Selection.batch_id == batch.id, Selection.rule_version == batch.rule_version)).one()
+    if n_selected < n_products:
+        raise Conflict("select the winners of vbp_batch %(id)s first",
+                       params={"id": batch.id}, current_status=batch.status.value)
+
+
+def _check_agreements_signed(session: Session, batch: Batch) -> None:
+    """The batch executes once the first year's agreements are published and all signed."""
+    if batch.award_stage != AwardStage.agreements:
+        raise Conflict("publish the allocation of vbp_batch %(id)s as agreements first",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    unsigned = session.exec(select(func.count()).select_from(Agreement).where(
+        Agreement.batch_id == batch.id, Agreement.year == 1,
+        Agreement.status != AgreementStatus.signed)).one()
+    if unsigned:
+        raise Conflict("%(n)s agreements of vbp_batch %(id)s are not signed by both sides",
+                       params={"id": batch.id, "n": unsigned},
+                       current_status=batch.status.value)
 
 
 # --- batch products ---------------------------------------------------------------------------
@@ -452,6 +487,28 @@ def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidI
     audit.record(session, actor, "vbp_bid.submit", "vbp_bid", bid.id,
                  after={"batch_product_id": bp.id, "product_id": product.id},
                  org_id=actor.org_id)
+    return bid
+
+
+def withdraw_bid(session: Session, actor: Actor, bid_id: int, *,
+                 now: datetime | None = None) -> Bid:
+    """Withdraw the company's own bid while bidding is open (撤回申报); it may bid again."""
+    require(actor, BID_EDIT)
+    bid = get_readable(session, Bid, bid_id, actor)
+    if bid.org_id != actor.org_id:
+        raise NotFound("%(object)s %(id)s not found", params={"object": "Bid", "id": bid_id})
+    batch = get_batch(session, actor, bid.batch_id)
+    if not _bidding_open(batch, now or utcnow()):
+        raise Conflict("vbp_batch %(id)s is not taking bids", params={"id": batch.id},
+                       current_status=batch.status.value)
+    if bid.status != BidStatus.submitted:
+        raise Conflict("vbp_bid %(id)s is already withdrawn", params={"id": bid.id},
+                       current_status=bid.status.value)
+    bid.status, bid.updated_at = BidStatus.withdrawn, now or utcnow()
+    session.add(bid)
+    session.flush()
+    audit.record(session, actor, "vbp_bid.withdraw", "vbp_bid", bid.id,
+                 after={"status": bid.status.value}, org_id=actor.org_id)
     return bid
 
 

@@ -97,6 +97,33 @@ def _periodic_job(session: Session) -> None:
     return None
 
 
+RELEASE: dict[str, threading.Event] = defaultdict(threading.Event)  # token → let compute end
+
+
+def _phased_load(session: Session, token: str) -> dict[str, Any]:
+    session.add(LoginAttempt(username=token, ip="loaded", at=utcnow()))
+    session.flush()
+    return {"token": token, "n": _bump(token)}
+
+
+def _phased_compute(loaded: dict[str, Any], write) -> dict[str, Any]:
+    token = loaded["token"]
+    write(lambda s: s.add(LoginAttempt(username=token, ip="progress", at=utcnow())))
+    if not RELEASE[token].wait(POLL_TIMEOUT):
+        raise RuntimeError("never released")
+    return loaded | {"computed": True}
+
+
+def _phased_store(session: Session, computed: dict[str, Any], token: str) -> dict[str, Any]:
+    session.add(LoginAttempt(username=token, ip="stored", at=utcnow()))
+    session.flush()
+    return {"n": computed["n"], "computed": computed["computed"]}
+
+
+jobs.phased_job("test.phased", jobs.Phases(load=_phased_load, compute=_phased_compute,
+                                           store=_phased_store))
+
+
 # --- fixtures ----------------------------------------------------------------------------------
 
 class Recorder(Middleware):
@@ -278,6 +305,31 @@ def bureau_admin() -> Actor:
 
 
 # --- running a job ---------------------------------------------------------------------------
+
+def _marks(app, token: str) -> list[str]:
+    with app.extensions["yaocai.db"].unit_of_work() as s:
+        return sorted(s.exec(select(LoginAttempt.ip).where(LoginAttempt.username == token)))
+
+
+def test_a_phased_job_holds_no_transaction_while_it_computes(japp, track, start_worker):
+    start_worker()
+    token = track.token()
+    job_id = track.job(enqueue_committed(japp, "test.phased", {"token": token}))
+    # While compute waits: the load and the progress are committed and visible, and another
+    # writer gets through at once (on SQLite an open job transaction would hold the lock).
+    wait_until(lambda: _marks(japp, token) == ["loaded", "progress"], what="progress")
+    db = japp.extensions["yaocai.db"]
+    began = time.monotonic()
+    with db.unit_of_work() as s:
+        s.add(LoginAttempt(username=token, ip="other writer", at=utcnow()))
+    assert time.monotonic() - began < 2.0
+    assert load(japp, job_id).status == JobStatus.running
+    RELEASE[token].set()
+    row = wait_for(japp, job_id, JobStatus.succeeded, JobStatus.dead)
+    assert row.status == JobStatus.succeeded and row.result == {"n": 1, "computed": True}
+    assert _marks(japp, token) == ["loaded", "other writer", "progress", "stored"]
+    RELEASE.pop(token, None)
+
 
 def test_committed_job_runs_on_the_apps_broker(japp, broker, recorder, track, start_worker):
     assert type(broker) is expected_broker_class()

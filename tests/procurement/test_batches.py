@@ -11,8 +11,8 @@ from sqlmodel import select
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.models import AuditLog
 from core.states import IllegalTransition
-from procurement import services
-from procurement.models import BatchStatus, Bid, VolumeReport
+from procurement import services, services_award
+from procurement.models import AwardStage, BatchStatus, Bid, VolumeReport
 from tests.listing.factories import actor, bureau, company, hospital, product, seed_rules
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -59,13 +59,18 @@ def test_batch_lifecycle_checks_and_audit(session, cast):
         services.move_batch(session, cast.manager, batch.id, "close_bidding",
                             now=CLOSES - timedelta(seconds=1))
     services.move_batch(session, cast.manager, batch.id, "close_bidding", now=CLOSES)
-    for action in ("publicize", "start_allocation", "execute", "close"):
+    with pytest.raises(Conflict):  # the winners are not selected yet
+        services.move_batch(session, cast.manager, batch.id, "publicize")
+    services_award.run_selection(session, cast.manager, batch.id, now=CLOSES)
+    for action in ("publicize", "start_allocation"):
         services.move_batch(session, cast.manager, batch.id, action)
-    assert batch.status == BatchStatus.closed
+    assert batch.status == BatchStatus.allocating and batch.award_stage == AwardStage.regions
+    with pytest.raises(Conflict):  # no agreements yet (the rest: test_allocation_runs)
+        services.move_batch(session, cast.manager, batch.id, "execute")
     moves = session.exec(select(AuditLog.action).where(
         AuditLog.object_type == "vbp_batch", AuditLog.object_id == str(batch.id))
         .order_by(AuditLog.seq)).all()
-    assert moves[-1] == "vbp_batch.close" and "vbp_batch.close_bidding" in moves
+    assert moves[-1] == "vbp_batch.start_allocation" and "vbp_batch.close_bidding" in moves
     with pytest.raises(IllegalTransition):
         services.move_batch(session, cast.manager, batch.id, "cancel")
 

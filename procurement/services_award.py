@@ -1,0 +1,443 @@
+"""Award (中选) operations: stored winner selection and its publicity, disqualification, supply
+regions picked in ucp order with backups, and hospitals' ranked choices (DOMAIN §2).
+
+Every function takes a ``Session`` and the acting ``Actor``, flushes and never commits.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, delete, func, select
+
+from core import audit
+from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
+from core.models import Organisation, OrgKind, OrgStatus
+from core.permissions import Actor, require
+from core.scoping import get_readable
+from core.states import Move, Workflow
+from core.types import utcnow
+from procurement import selection as sel
+from procurement import services
+from procurement.models import (
+    AwardStage,
+    Batch,
+    BatchProduct,
+    BatchStatus,
+    Bid,
+    BidStatus,
+    Choice,
+    RegionPick,
+    Selection,
+    SupplyRole,
+    Winner,
+)
+from procurement.permissions import BATCH_MANAGE, CHOICE_EDIT, REGION_PICK
+
+B = BatchStatus
+A = AwardStage
+
+#: Steps of a batch while it is ``allocating``: winners pick regions, hospitals choose and the
+#: bureau runs the allocation, then the agreements go out for signing.
+AWARD_FLOW = Workflow("vbp_award", AwardStage, [
+    Move.of("close_regions", A.regions, A.choice, BATCH_MANAGE),
+    Move.of("publish_allocation", A.choice, A.agreements, BATCH_MANAGE),
+], status_attr="award_stage")
+
+#: Batch statuses in which the results are public (拟中选公示 onwards).
+PUBLIC_RESULT_STATUSES = (B.publicizing, B.allocating, B.executing, B.closed)
+
+
+# --- winner selection -------------------------------------------------------------------------
+
+def _org_codes(session: Session, ids: set[int]) -> dict[int, Organisation]:
+    if not ids:
+        return {}
+    return {o.id: o for o in session.exec(select(Organisation).where(
+        Organisation.id.in_(ids)))}  # type: ignore[union-attr]
+
+
+def _select_product(session: Session, actor: Actor, batch: Batch, bp: BatchProduct,
+                    params) -> Selection:
+    """(Re)compute one product's selection from its valid bids and store it with its winners."""
+    bids = list(session.exec(select(Bid).where(Bid.batch_product_id == bp.id,
+                                               Bid.status == BidStatus.submitted)
+                             .order_by(Bid.sequence)))
+    orgs = _org_codes(session, {b.org_id for b in bids})
+    session.exec(delete(Winner).where(Winner.batch_product_id == bp.id))
+    stored = session.exec(select(Selection).where(
+        Selection.batch_product_id == bp.id)).first()
+    if stored is None:
+        stored = Selection(batch_id=batch.id, batch_product_id=bp.id, rule_version=0,
+                           bidders=0, winners=0, agreed_ratio=0)
+    stored.rule_version = batch.rule_version
+    stored.computed_by, stored.computed_at = actor.user_id, utcnow()
+    if not bids:
+        # 流标: no valid bid, nobody wins this product.
+        stored.bidders = stored.winners = 0
+        stored.anchor = stored.threshold = None
+        stored.agreed_ratio = 0
+        stored.detail = {"bidders": 0, "verdicts": []}
+    else:
+        by_code = {orgs[b.org_id].code: b for b in bids}
+        result = sel.select_winners(
+            [sel.Bid(orgs[b.org_id].code, b.ucp, b.sequence) for b in bids], params)
+        detail = result.to_dict()
+        for v in detail["verdicts"]:
+            bid = by_code[v["bidder"]]
+            v.update(bid_id=bid.id, org_id=bid.org_id, org_name=orgs[bid.org_id].name,
+                     package_price=format(bid.package_price, "f"))
+        winners = result.winners
+        stored.bidders, stored.winners = result.bidders, len(winners)
+        stored.anchor, stored.threshold = result.anchor.quantize(services._Q4), \
+            result.threshold.quantize(services._Q4)
+        stored.agreed_ratio = params.agreed_ratio(len(winners))
+        stored.detail = detail
+        for v in winners:
+            bid = by_code[v.bidder]
+            session.add(Winner(batch_id=batch.id, batch_product_id=bp.id, bid_id=bid.id,
+                               org_id=bid.org_id, product_id=bid.product_id, rank=v.rank,
+                               ucp=bid.ucp, package_price=bid.package_price,
+                               capacity=bid.capacity, zero_volume=v.zero_volume))
+    session.add(stored)
+    session.flush()
+    return stored
+
+
+def run_selection(session: Session, actor: Actor, batch_id: int, *,
+                  now: datetime | None = None) -> list[Selection]:
+    """Open the bids and select the proposed winners (拟中选) of every product of the batch by
+    its rule-set version; running it again gives the same result."""
+    require(actor, BATCH_MANAGE)
+    batch = services.get_batch(session, actor, batch_id)
+    if batch.status != B.evaluating:
+        raise Conflict("winners of vbp_batch %(id)s are selected while evaluating",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    if services.bids_sealed(batch, now):
+        raise Conflict("the bids of vbp_batch %(id)s are sealed until bidding closes",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    params = services.batch_rules(session, batch)
+    out = [_select_product(session, actor, batch, bp, params)
+           for bp in services.batch_products(session, actor, batch_id)]
+    audit.record(session, actor, "vbp_batch.select", "vbp_batch", batch.id,
+                 after={"rule_version": batch.rule_version,
+                        "winners": {s.batch_product_id: s.winners for s in out}})
+    return out
+
+
+def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str) -> Selection:
+    """Exclude a bid (e.g. after a complaint upheld during publicity) and select that product's
+    winners again without it."""
+    require(actor, BATCH_MANAGE)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid.one("reason", "Give the reason.")
+    bid = get_readable(session, Bid, bid_id, actor)
+    batch = services.get_batch(session, actor, bid.batch_id)
+    if batch.status not in (B.evaluating, B.publicizing):
+        raise Conflict("bids of vbp_batch %(id)s can be disqualified only while evaluating or "
+                       "in publicity", params={"id": batch.id},
+                       current_status=batch.status.value)
+    if bid.status != BidStatus.submitted:
+        raise Conflict("vbp_bid %(id)s is %(status)s", params={"id": bid.id,
+                                                               "status": bid.status.value},
+                       current_status=bid.status.value)
+    bid.status, bid.status_reason, bid.updated_at = BidStatus.disqualified, reason, utcnow()
+    session.add(bid)
+    session.flush()
+    audit.record(session, actor, "vbp_bid.disqualify", "vbp_bid", bid.id,
+                 after={"status": bid.status.value, "reason": reason}, org_id=bid.org_id)
+    bp = session.get(BatchProduct, bid.batch_product_id)
+    return _select_product(session, actor, batch, bp, services.batch_rules(session, batch))
+
+
+@dataclass
+class ProductResult:
+    """One product's selection as shown on the results and publicity pages."""
+
+    product: BatchProduct
+    selection: Selection | None
+    winners: list[Winner] = field(default_factory=list)
+
+
+def results(session: Session, actor: Actor, batch_id: int) -> list[ProductResult]:
+    """The selection of every product: the bureau's from evaluation on, everyone's from the
+    proposed-winner publicity on (拟中选结果公示)."""
+    batch = services.get_batch(session, actor, batch_id)
+    public = batch.status in PUBLIC_RESULT_STATUSES
+    if not public and not (actor.is_bureau and batch.status == B.evaluating):
+        raise Conflict("the results of vbp_batch %(id)s are not public yet",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    products = services.batch_products(session, actor, batch_id)
+    selections = {s.batch_product_id: s for s in session.exec(
+        select(Selection).where(Selection.batch_id == batch_id))}
+    winners: dict[int, list[Winner]] = defaultdict(list)
+    for w in session.exec(select(Winner).where(Winner.batch_id == batch_id)
+                          .order_by(Winner.batch_product_id, Winner.rank)):
+        winners[w.batch_product_id].append(w)
+    return [ProductResult(p, selections.get(p.id), winners.get(p.id, [])) for p in products]
+
+
+# --- supply regions ---------------------------------------------------------------------------
+
+def city_of(region_code: str) -> str:
+    """The prefecture-level region (地市) a district or county code belongs to."""
+    return region_code[:4] + "00"
+
+
+def supply_regions(session: Session) -> list[str]:
+    """The regions winners supply: the cities of the province's active hospitals."""
+    codes = session.exec(select(Organisation.region_code).where(
+        Organisation.kind == OrgKind.hospital, Organisation.status == OrgStatus.active)
+        .distinct()).all()
+    return sorted({city_of(c) for c in codes})
+
+
+def _allocating(batch: Batch, stage: AwardStage) -> None:
+    if batch.status != B.allocating or batch.award_stage != stage:
+        raise Conflict("vbp_batch %(id)s is not at the %(stage)s step",
+                       params={"id": batch.id, "stage": stage.value},
+                       current_status=batch.status.value)
+
+
+def _volume_winners(session: Session, batch_product_id: int) -> list[Winner]:
+    """Winners that receive volume (zero-volume winners pick no region), by rank."""
+    return list(session.exec(select(Winner).where(Winner.batch_product_id == batch_product_id,
+                                                  Winner.zero_volume.is_(False))  # type: ignore[attr-defined]
+                             .order_by(Winner.rank)))
+
+
+@dataclass
+class RegionBoard:
+    """The state of one product's region picking (供应地区选择)."""
+
+    product: BatchProduct
+    regions: list[str]
+    winners: list[Winner]
+    picks: list[RegionPick]
+    turn: Winner | None  # whose turn it is; None when picking is over
+
+    def suppliers(self, region: str, role: SupplyRole = SupplyRole.primary) -> list[int]:
+        return [p.winner_id for p in self.picks if p.region_code == region and p.role == role]
+
+    def regions_of(self, winner_id: int) -> list[str]:
+        return [p.region_code for p in self.picks
+                if p.winner_id == winner_id and p.role == SupplyRole.primary]
+
+
+def _turn(winners: list[Winner], picks: list[RegionPick], regions: list[str]) -> Winner | None:
+    """Winners pick in ucp order, one region per turn: the next is the active winner with the
+    fewest picks, the lowest ucp first. A winner that passed, or serves every region, is out."""
+    held: dict[int, int] = defaultdict(int)
+    for p in picks:
+        if p.role == SupplyRole.primary:
+            held[p.winner_id] += 1
+    active = [w for w in winners if w.regions_done_at is None and held[w.id] < len(regions)]
+    if not active:
+        return None
+    return min(active, key=lambda w: (held[w.id], w.rank))
+
+
+def region_board(session: Session, actor: Actor, batch_product_id: int) -> RegionBoard:
+    batch, bp = services._batch_product(session, actor, batch_product_id)
+    if batch.status not in (B.allocating, B.executing, B.closed):
+        raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    winners = _volume_winners(session, bp.id)
+    picks = list(session.exec(select(RegionPick).where(RegionPick.batch_product_id == bp.id)
+                              .order_by(RegionPick.turn)))
+    regions = supply_regions(session)
+    turn = _turn(winners, picks, regions) if batch.award_stage == A.regions else None
+    return RegionBoard(bp, regions, winners, picks, turn)
+
+
+def _own_winner(board: RegionBoard, actor: Actor) -> Winner:
+    for w in board.winners:
+        if w.org_id == actor.org_id:
+            return w
+    raise Forbidden("your company is not a winner of this product")
+
+
+def pick_region(session: Session, actor: Actor, batch_product_id: int,
+                region_code: str) -> RegionPick:
+    """The winner whose turn it is picks one more region to supply."""
+    require(actor, REGION_PICK)
+    batch, _ = services._batch_product(session, actor, batch_product_id)
+    _allocating(batch, A.regions)
+    board = region_board(session, actor, batch_product_id)
+    winner = _own_winner(board, actor)
+    if board.turn is None or board.turn.id != winner.id:
+        raise Conflict("it is not your company's turn to pick a region",
+                       current_status=batch.status.value)
+    if region_code not in board.regions:
+        raise Invalid.one("region_code", "Choose a region of the province.")
+    if region_code in board.regions_of(winner.id):
+        raise Invalid.one("region_code", "Your company already supplies this region.")
+    pick = RegionPick(batch_id=batch.id, batch_product_id=batch_product_id,
+                      winner_id=winner.id, org_id=winner.org_id, region_code=region_code,
+                      turn=len(board.picks) + 1, created_by=actor.user_id)
+    session.add(pick)
+    session.flush()
+    audit.record(session, actor, "vbp_region.pick", "vbp_region_pick", pick.id,
+                 after={"batch_product_id": batch_product_id, "region_code": region_code},
+                 org_id=actor.org_id)
+    return pick
+
+
+def finish_regions(session: Session, actor: Actor, batch_product_id: int) -> Winner:
+    """The winner picks no more regions for this product (it may pass at its turn or any
+    time after its first pick)."""
+    require(actor, REGION_PICK)
+    batch, _ = services._batch_product(session, actor, batch_product_id)
+    _allocating(batch, A.regions)
+    board = region_board(session, actor, batch_product_id)
+    winner = _own_winner(board, actor)
+    if winner.regions_done_at is not None:
+        raise Conflict("your company has already finished picking regions",
+                       current_status=batch.status.value)
+    winner.regions_done_at = utcnow()
+    session.add(winner)
+    session.flush()
+    audit.record(session, actor, "vbp_region.finish", "vbp_winner", winner.id,
+                 after={"regions": board.regions_of(winner.id)}, org_id=actor.org_id)
+    return winner
+
+
+def close_regions(session: Session, actor: Actor, batch_id: int, *,
+                  expected_version: int | None = None) -> Batch:
+    """End the picking: a region nobody picked is assigned to the winners in ucp order (one
+    region each in turn), and every region gets as backup supplier (备供企业) the lowest-ucp
+    winner not already supplying it. Then hospitals choose."""
+    batch = services.get_batch(session, actor, batch_id)
+    _allocating(batch, A.regions)
+    for bp in services.batch_products(session, actor, batch_id):
+        board = region_board(session, actor, bp.id)
+        if not board.winners:
+            continue
+        turn = len(board.picks)
+        uncovered = [r for r in board.regions if not board.suppliers(r)]
+        for i, region in enumerate(uncovered):
+            w = board.winners[i % len(board.winners)]
+            turn += 1
+            pick = RegionPick(batch_id=batch.id, batch_product_id=bp.id, winner_id=w.id,
+                              org_id=w.org_id, region_code=region, assigned=True, turn=turn,
+                              created_by=actor.user_id)
+            session.add(pick)
+            board.picks.append(pick)
+        for region in board.regions:
+            primary = set(board.suppliers(region))
+            backup = next((w for w in board.winners if w.id not in primary), None)
+            if backup is not None:
+                turn += 1
+                session.add(RegionPick(batch_id=batch.id, batch_product_id=bp.id,
+                                       winner_id=backup.id, org_id=backup.org_id,
+                                       region_code=region, role=SupplyRole.backup,
+                                       assigned=True, turn=turn, created_by=actor.user_id))
+    session.flush()
+    return AWARD_FLOW.transition(session, batch, "close_regions", actor,
+                                 expected_version=expected_version)
+
+
+def serving(session: Session, batch_id: int) -> dict[tuple[int, str], list[int]]:
+    """Primary suppliers by (batch product, city): winner ids in rank order."""
+    rows = session.exec(select(RegionPick.batch_product_id, RegionPick.region_code,
+                               RegionPick.winner_id, Winner.rank)
+                        .join(Winner, Winner.id == RegionPick.winner_id)
+                        .where(RegionPick.batch_id == batch_id,
+                               RegionPick.role == SupplyRole.primary)
+                        .order_by(Winner.rank)).all()
+    out: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for bp_id, region, winner_id, _rank in rows:
+        out[(bp_id, region)].append(winner_id)
+    return out
+
+
+# --- hospital choice --------------------------------------------------------------------------
+
+@dataclass
+class ChoiceOptions:
+    """One product's winners serving the hospital's city, and the hospital's ranks (None:
+    the default — every winner serving its city, all equally acceptable)."""
+
+    product: BatchProduct
+    winners: list[Winner]
+    ranks: dict[int, int] | None
+
+
+def _hospital(session: Session, actor: Actor) -> Organisation:
+    org = session.get(Organisation, actor.org_id) if actor.org_id else None
+    if org is None or org.kind != OrgKind.hospital:
+        raise Forbidden("only medical institutions choose winners")
+    return org
+
+
+def choice_options(session: Session, actor: Actor, batch_id: int) -> list[ChoiceOptions]:
+    batch = services.get_batch(session, actor, batch_id)
+    if batch.status not in (B.allocating, B.executing, B.closed) or \
+            batch.award_stage in (None, A.regions):
+        raise Conflict("hospitals choose once the supply regions of vbp_batch %(id)s are "
+                       "settled", params={"id": batch.id}, current_status=batch.status.value)
+    org = _hospital(session, actor)
+    city = city_of(org.region_code)
+    serve = serving(session, batch_id)
+    winners = {w.id: w for w in session.exec(select(Winner).where(Winner.batch_id == batch_id))}
+    ranks: dict[int, dict[int, int]] = defaultdict(dict)
+    for c in session.exec(select(Choice).where(Choice.batch_id == batch_id,
+                                               Choice.org_id == org.id)):
+        ranks[c.batch_product_id][c.winner_id] = c.rank
+    return [ChoiceOptions(bp, [winners[i] for i in serve.get((bp.id, city), [])],
+                          ranks.get(bp.id))
+            for bp in services.batch_products(session, actor, batch_id)]
+
+
+def set_choices(session: Session, actor: Actor, batch_product_id: int,
+                ranks: dict[int, int], *, now: datetime | None = None) -> list[Choice]:
+    """Rank the acceptable winners of one product (1 = first choice); winners left out are
+    not accepted. An empty ranking goes back to the default."""
+    require(actor, CHOICE_EDIT)
+    org = _hospital(session, actor)
+    batch, bp = services._batch_product(session, actor, batch_product_id)
+    _allocating(batch, A.choice)
+    if batch.choice_deadline is not None and (now or utcnow()) > batch.choice_deadline:
+        raise Conflict("the choice deadline of vbp_batch %(id)s has passed",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    allowed = set(serving(session, batch.id).get((bp.id, city_of(org.region_code)), []))
+    errors = ErrorCollector()
+    for winner_id, rank in ranks.items():
+        if winner_id not in allowed:
+            errors.add(f"rank_{winner_id}", "This winner does not supply your region.")
+        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+            errors.add(f"rank_{winner_id}", "A rank is a whole number from 1.")
+    errors.raise_if_any()
+    session.exec(delete(Choice).where(Choice.batch_product_id == bp.id,
+                                      Choice.org_id == org.id))
+    rows = [Choice(batch_id=batch.id, batch_product_id=bp.id, org_id=org.id, winner_id=w,
+                   rank=r, created_by=actor.user_id) for w, r in sorted(ranks.items())]
+    session.add_all(rows)
+    session.flush()
+    audit.record(session, actor, "vbp_choice.set", "vbp_batch_product", bp.id,
+                 after={"ranks": {str(w): r for w, r in sorted(ranks.items())}},
+                 org_id=org.id)
+    return rows
+
+
+def choice_counts(session: Session, actor: Actor, batch_id: int) -> dict[int, int]:
+    """Bureau view: how many hospitals set their own ranking, per product."""
+    require(actor, BATCH_MANAGE)
+    services.get_batch(session, actor, batch_id)
+    rows = session.exec(select(Choice.batch_product_id,
+                               func.count(sa.distinct(Choice.org_id)))
+                        .where(Choice.batch_id == batch_id)
+                        .group_by(Choice.batch_product_id)).all()
+    return {bp_id: n for bp_id, n in rows}
+
+
+def get_winner(session: Session, actor: Actor, winner_id: int) -> Winner:
+    w = session.get(Winner, winner_id)
+    if w is None:
+        raise NotFound("%(object)s %(id)s not found", params={"object": "Winner",
+                                                              "id": winner_id})
+    services.get_batch(session, actor, w.batch_id)
+    return w
