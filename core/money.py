@@ -313,7 +313,14 @@ class Price(TypeDecorator[Decimal]):
 def _positive_price(value: Any, info: ValidationInfo) -> Decimal | None:
     if value is None or value == "":
         return None
-    price = to_price(str(value), field=info.field_name or "price")
+    if isinstance(value, float):
+        # A JSON number is a float by the time it gets here: its exact value is already lost.
+        raise ValueError("Send the price as a decimal string, not a number.")
+    try:
+        price = to_price(str(value), field=info.field_name or "price")
+    except Invalid as exc:
+        # Inside validation: a ValueError is collected with every other field's problem.
+        raise ValueError(exc.errors[0].message) from None
     if price <= 0:
         raise ValueError("must be greater than zero")
     return price

@@ -34,7 +34,7 @@ from core.permissions import (
 )
 from core.scoping import get_readable, readable_by
 from core.states import Move, Workflow
-from core.types import utcnow
+from core.types import LOCAL_TZ, utcnow
 
 # --- organisations ---------------------------------------------------------------------------
 
@@ -375,6 +375,9 @@ def create_token(session: Session, actor: Actor, data: TokenIn) -> tuple[ApiToke
     bad = sorted(set(data.scopes) - allowed)
     if bad:
         raise Invalid.one("scopes", f"scope(s) not grantable: {', '.join(bad)}")
+    if data.expires_at is not None and data.expires_at.tzinfo is None:
+        # A datetime-local field: wall time in the bureau's zone.
+        data = data.model_copy(update={"expires_at": data.expires_at.replace(tzinfo=LOCAL_TZ)})
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise Invalid.one("expires_at", "must be in the future")
     secret = new_token_secret()

@@ -5,8 +5,22 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # services registers its rule set; jobs registers the allocation job.
-    from procurement import cli, jobs, services, services_allocation, services_award, views  # noqa: F401
+    # Importing registers: services its rule set, jobs the allocation job, the views_* modules
+    # their routes on views.bp (before the blueprint is registered), demo its demo loader.
+    from procurement import (  # noqa: F401
+        api,
+        cli,
+        demo,
+        jobs,
+        services,
+        services_allocation,
+        services_award,
+        views,
+        views_agreements,
+        views_award,
+        views_rules,
+    )
 
     views.init_app(app)
+    api.init_app(app)
     cli.init_app(app)

@@ -92,4 +92,38 @@ TERMS: tuple[str, ...] = (
     N_("Report the hospital's volumes"),  # permission procurement:report:edit
     N_('See bids (prices only after bidding closes)'),  # permission procurement:bid:read
     N_("Submit and withdraw the company's bids"),  # permission procurement:bid:edit
+    # --- the pages (procurement/views*.py, procurement/templates) ---------------------------
+    N_('vbp_bid.withdraw'),  # audit action
+    N_('vbp_bid %(id)s is already withdrawn'),  # error (services.py)
+    N_('Value error, the bidding window must close after it opens'),  # BatchIn validator
+    N_('Value error, must be greater than zero'),  # core.money.PositivePrice
+    N_('Input should be greater than or equal to 0'),  # pydantic
+    N_('Input should be greater than or equal to 1'),  # pydantic
+    N_('String should have at most 10 characters'),  # pydantic
+    N_('String should have at most 20 characters'),  # pydantic
+    N_('String should have at most 120 characters'),  # pydantic
+    N_('String should have at most 2000 characters'),  # pydantic
+    N_('String should have at most 4000 characters'),  # pydantic
+    N_('Input should be a valid date or datetime, input is too short'),  # pydantic
+    N_('Input should be a valid date or datetime, month value is outside expected range of '
+       '1-12'),  # pydantic
+    N_('Input should be a valid date or datetime, day value is outside expected range'),
+    N_('Input should be a valid decimal'),  # pydantic
+    N_('Fill in the row before saving it.'),  # message (views_reports.py)
+    N_('Choose a file.'),  # message (views_reports.py)
+    N_('bid_opens_at'),  # field name
+    N_('cycle_start'),  # field name
+    N_('note'),  # field name
+    N_('generic_name'),  # field name
+    N_('smallest_unit'),  # field name
+    N_('max_ucp'),  # field name
+    N_('rep_content_value'),  # field name
+    N_('rep_volume_ml'),  # field name
+    N_('rep_units'),  # field name
+    N_('capacity'),  # field name
+    N_("See every hospital's volume reports of a batch"),  # permission procurement:report:overview
+    N_("Pick the company's supply regions as a winner"),  # permission procurement:region:pick
+    N_('Rank the winners the hospital accepts'),  # permission procurement:choice:edit
+    N_('See purchase agreements'),  # permission procurement:agreement:read
+    N_('Confirm purchase agreements for the organisation'),  # permission procurement:agreement:sign
 )

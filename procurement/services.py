@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, func, select
 
 from core import audit, rules
@@ -19,7 +19,7 @@ from core.money import PositivePrice
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
-from core.states import Move, Workflow
+from core.states import Move, StaleVersion, Workflow
 from core.tabular import Column, read_table, template_xlsx
 from core.types import utcnow
 from listing import price_rules
@@ -38,7 +38,7 @@ from procurement.models import (
     Selection,
     VolumeReport,
 )
-from procurement.permissions import BATCH_MANAGE, BID_EDIT, REPORT_EDIT
+from procurement.permissions import BATCH_MANAGE, BID_EDIT, REPORT_EDIT, REPORT_OVERVIEW
 from procurement.rules import DEFAULT_PROCUREMENT_RULES, ProcurementRuleParams
 
 RULE_SET = "procurement"
@@ -65,6 +65,14 @@ def current_rules(session: Session) -> rules.Rules[ProcurementRuleParams]:
     return rules.current(session, RULE_SET)
 
 
+def publish_rules(session: Session, actor: Actor, params: dict,
+                  note: str | None = None) -> rules.Rules[ProcurementRuleParams]:
+    """Store a new version of the procurement rules (集采规则). Batches created from now on
+    bind to it; a batch already created keeps the version it was created with."""
+    require(actor, BATCH_MANAGE)
+    return rules.publish(session, actor, RULE_SET, params, note=note)
+
+
 def batch_rules(session: Session, batch: Batch) -> ProcurementRuleParams:
     """The rule-set version the batch is bound to."""
     return rules.get_version(session, RULE_SET, batch.rule_version).params
@@ -81,15 +89,20 @@ class BatchIn(BaseModel):
     cycle_start: date | None = None
     note: str | None = Field(default=None, max_length=4000)
 
-    @model_validator(mode="after")
-    def _window(self) -> BatchIn:
-        for name in ("report_deadline", "bid_opens_at", "bid_closes_at"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                raise ValueError(f"{name} needs a time zone")
-        if self.bid_opens_at and self.bid_closes_at and self.bid_closes_at <= self.bid_opens_at:
+    @field_validator("report_deadline", "bid_opens_at", "bid_closes_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone")
+        return value
+
+    @field_validator("bid_closes_at")
+    @classmethod
+    def _after_opening(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        opens = info.data.get("bid_opens_at")
+        if value is not None and opens is not None and value <= opens:
             raise ValueError("the bidding window must close after it opens")
-        return self
+        return value
 
 
 def get_batch(session: Session, actor: Actor, batch_id: int) -> Batch:
@@ -120,10 +133,17 @@ def create_batch(session: Session, actor: Actor, data: BatchIn) -> Batch:
     return batch
 
 
-def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn) -> Batch:
-    """Change a batch's dates and texts; the code and rule version stay."""
+def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn, *,
+                 expected_version: int | None = None) -> Batch:
+    """Change a batch's dates and texts; the code and rule version stay. A form made from
+    an older version of the batch is refused (409), so no newer change is overwritten."""
     require(actor, BATCH_MANAGE)
     batch = get_batch(session, actor, batch_id)
+    if expected_version is not None and expected_version != batch.version:
+        raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
+                           params={"name": "vbp_batch", "id": batch.id,
+                                   "version": batch.version, "expected": expected_version},
+                           current_status=batch.status.value, current_version=batch.version)
     if batch.status in (B.executing, B.closed, B.cancelled):
         raise Conflict("vbp_batch %(id)s cannot be changed when %(status)s",
                        params={"id": batch.id, "status": batch.status.value},
@@ -279,7 +299,7 @@ def check_report(data: ReportIn, params: ProcurementRuleParams) -> list[tuple[st
     return []
 
 
-def _check_reporting(batch: Batch, now: datetime) -> None:
+def check_reporting(batch: Batch, now: datetime) -> None:
     if batch.status != B.reporting:
         raise Conflict("vbp_batch %(id)s is not taking volume reports (%(status)s)",
                        params={"id": batch.id, "status": batch.status.value},
@@ -317,7 +337,7 @@ def submit_report(session: Session, actor: Actor, batch_product_id: int, data: R
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
     batch, bp = _batch_product(session, actor, batch_product_id)
-    _check_reporting(batch, now or utcnow())
+    check_reporting(batch, now or utcnow())
     problems = check_report(data, batch_rules(session, batch))
     if problems:
         raise Invalid([FieldError(f, m) for f, m in problems])
@@ -360,7 +380,7 @@ def import_reports(session: Session, actor: Actor, batch_id: int, filename: str,
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
     batch = get_batch(session, actor, batch_id)
-    _check_reporting(batch, now or utcnow())
+    check_reporting(batch, now or utcnow())
     by_code = {p.code: p for p in batch_products(session, actor, batch_id)}
     params = batch_rules(session, batch)
     errors = ErrorCollector()
@@ -379,7 +399,12 @@ def import_reports(session: Session, actor: Actor, batch_id: int, filename: str,
                    for f in ("usage_last_year", "usage_year_before", "demand")}
         if bp is None or None in numbers.values():
             continue
-        report = ReportIn(**numbers, explanation=row.get("explanation") or None)
+        try:
+            report = ReportIn(**numbers, explanation=row.get("explanation") or None)
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.add(str(e["loc"][0]) if e["loc"] else "explanation", e["msg"], row=line)
+            continue
         for field, message in check_report(report, params):
             errors.add(field, message, row=line)
         parsed.append((bp, report))
@@ -403,7 +428,7 @@ def list_reports(session: Session, actor: Actor, batch_id: int, *,
 
 def missing_reporters(session: Session, actor: Actor, batch_id: int) -> list[Organisation]:
     """Active hospitals that have not reported every product of the batch (bureau view)."""
-    require(actor, BATCH_MANAGE)
+    require(actor, REPORT_OVERVIEW)
     get_batch(session, actor, batch_id)
     n_products = session.exec(select(func.count()).select_from(BatchProduct).where(
         BatchProduct.batch_id == batch_id)).one()
@@ -438,7 +463,7 @@ def unit_comparable_price(session: Session, bp: BatchProduct, product: Product,
     return (package_price / k / bp.rep_units).quantize(_Q4, rounding=ROUND_HALF_UP)
 
 
-def _bidding_open(batch: Batch, now: datetime) -> bool:
+def bidding_open(batch: Batch, now: datetime) -> bool:
     return (batch.status == B.bidding and batch.bid_opens_at is not None
             and batch.bid_closes_at is not None and batch.bid_opens_at <= now < batch.bid_closes_at)
 
@@ -451,7 +476,7 @@ def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidI
         raise Forbidden("only companies bid")
     now = now or utcnow()
     batch, bp = _batch_product(session, actor, batch_product_id)
-    if not _bidding_open(batch, now):
+    if not bidding_open(batch, now):
         raise Conflict("vbp_batch %(id)s is not taking bids", params={"id": batch.id},
                        current_status=batch.status.value)
     org = session.get(Organisation, actor.org_id)
@@ -476,7 +501,7 @@ def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidI
         bid = Bid(batch_id=batch.id, batch_product_id=bp.id, org_id=actor.org_id,
                   created_by=actor.user_id, product_id=product.id,
                   package_price=data.package_price, ucp=ucp, capacity=data.capacity,
-                  sequence=sequence)
+                  sequence=sequence, submitted_at=now, updated_at=now)
     else:
         bid.product_id, bid.package_price, bid.ucp = product.id, data.package_price, ucp
         bid.capacity, bid.status, bid.sequence = data.capacity, BidStatus.submitted, sequence
@@ -498,7 +523,7 @@ def withdraw_bid(session: Session, actor: Actor, bid_id: int, *,
     if bid.org_id != actor.org_id:
         raise NotFound("%(object)s %(id)s not found", params={"object": "Bid", "id": bid_id})
     batch = get_batch(session, actor, bid.batch_id)
-    if not _bidding_open(batch, now or utcnow()):
+    if not bidding_open(batch, now or utcnow()):
         raise Conflict("vbp_batch %(id)s is not taking bids", params={"id": batch.id},
                        current_status=batch.status.value)
     if bid.status != BidStatus.submitted:
@@ -514,7 +539,8 @@ def withdraw_bid(session: Session, actor: Actor, bid_id: int, *,
 
 @dataclass(frozen=True)
 class BidView:
-    """A bid as the caller may see it: prices are None while the bids are sealed."""
+    """A bid as the caller may see it: price and capacity are None while the bids are sealed
+    (the bureau knows who bid — it checks their qualification — but not what)."""
 
     id: int
     batch_product_id: int
@@ -545,19 +571,23 @@ def list_bids(session: Session, actor: Actor, batch_id: int, *,
     out = []
     for b in rows:
         hidden = sealed and b.org_id != actor.org_id
+        # The capacity is part of the sealed offer: hidden like the price.
         out.append(BidView(b.id, b.batch_product_id, b.org_id, b.product_id, b.status,
-                           b.capacity, b.submitted_at, None if hidden else b.package_price,
-                           None if hidden else b.ucp, hidden))
+                           None if hidden else b.capacity, b.submitted_at,
+                           None if hidden else b.package_price, None if hidden else b.ucp,
+                           hidden))
     return out
 
 
 def opened_bids(session: Session, actor: Actor, batch_product_id: int, *,
                 now: datetime | None = None) -> list[Bid]:
-    """The submitted bids of a batch product with their prices — only once bidding closed."""
+    """The submitted bids of a batch product with their prices — only once bidding closed,
+    and within the caller's scope (the bureau every bid, a company its own); everyone sees
+    the bidders' prices with the results from the publicity on."""
     batch, bp = _batch_product(session, actor, batch_product_id)
     if bids_sealed(batch, now):
         raise Conflict("the bids of vbp_batch %(id)s are sealed until bidding closes",
                        params={"id": batch.id}, current_status=batch.status.value)
-    return list(session.exec(select(Bid).where(Bid.batch_product_id == bp.id,
-                                               Bid.status == BidStatus.submitted)
+    return list(session.exec(readable_by(Bid, actor).where(Bid.batch_product_id == bp.id,
+                                                           Bid.status == BidStatus.submitted)
                              .order_by(Bid.sequence)))

@@ -27,11 +27,12 @@ from core.money import line_amount_fen
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
-from core.states import Move, Workflow
+from core.states import Move, StaleVersion, Workflow
 from core.types import utcnow
 from listing.models import Product
 from procurement import allocation, services
 from procurement import services_award as award
+from procurement.models import Agreement as AgreementRow
 from procurement.models import (
     AgreementStatus,
     AllocationLine,
@@ -45,7 +46,6 @@ from procurement.models import (
     VolumeReport,
     Winner,
 )
-from procurement.models import Agreement as AgreementRow
 from procurement.permissions import AGREEMENT_SIGN, BATCH_MANAGE
 from procurement.rules import ProcurementRuleParams
 
@@ -69,6 +69,16 @@ def _whole(value: Decimal, params: ProcurementRuleParams) -> int:
     """Rule percentages become whole units by the rule set's rounding mode."""
     mode = ROUND_CEILING if params.rounding == "ceil" else ROUND_HALF_UP
     return int(value.to_integral_value(rounding=mode))
+
+
+def _check_version(name: str, obj: AllocationRun | AgreementRow,
+                   expected_version: int | None) -> None:
+    """A write made from a page showing an older version is refused, as transitions are."""
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
+                           params={"name": name, "id": obj.id, "version": obj.version,
+                                   "expected": expected_version},
+                           current_status=obj.status.value, current_version=obj.version)
 
 
 # --- building the problem ---------------------------------------------------------------------
@@ -191,8 +201,12 @@ def start_run(session: Session, actor: Actor, batch_id: int) -> AllocationRun:
         if effective_status(session, run) != RunStatus.failed:
             raise Conflict("allocation run %(id)s of this batch is still running",
                            params={"id": run.id}, current_status=run.status.value)
+    to_solve = session.exec(select(func.count(sa.distinct(Winner.batch_product_id))).where(
+        Winner.batch_id == batch.id, Winner.zero_volume.is_(False),  # type: ignore[attr-defined]
+        Winner.batch_product_id.in_(select(VolumeReport.batch_product_id).where(  # type: ignore[attr-defined]
+            VolumeReport.batch_id == batch.id, VolumeReport.demand > 0)))).one()
     run = AllocationRun(batch_id=batch.id, rule_version=batch.rule_version,
-                        created_by=actor.user_id)
+                        created_by=actor.user_id, products_total=to_solve)
     session.add(run)
     session.flush()
     job = jobs.enqueue(session, JOB_NAME, args={"run_id": run.id},
@@ -364,9 +378,7 @@ def publish_run(session: Session, actor: Actor, run_id: int, *,
         raise Conflict("allocation run %(id)s is %(status)s, not optimal",
                        params={"id": run.id, "status": run.status.value},
                        current_status=run.status.value)
-    if expected_version is not None and run.version != expected_version:
-        raise Conflict("allocation run %(id)s changed; reload", params={"id": run.id},
-                       current_status=run.status.value)
+    _check_version("vbp_allocation_run", run, expected_version)
     newer = session.exec(select(AllocationRun.id).where(
         AllocationRun.batch_id == batch.id, AllocationRun.id > run.id,
         AllocationRun.status != RunStatus.failed)).first()
@@ -483,7 +495,9 @@ def sign(session: Session, actor: Actor, agreement_id: int, *,
 def sign_all(session: Session, actor: Actor, batch_id: int, year: int) -> int:
     """Confirm every agreement of the year that waits for the caller's side; returns how many."""
     require(actor, AGREEMENT_SIGN)
-    services.get_batch(session, actor, batch_id)
+    batch = services.get_batch(session, actor, batch_id)
+    if not 1 <= year <= batch.cycle_years:
+        raise Invalid.one("year", "Choose a contract year within the purchase cycle.")
     if actor.org_id is None:
         raise Forbidden("only the hospital and the company of an agreement confirm it")
     waiting = session.exec(readable_by(AgreementRow, actor).where(
@@ -493,8 +507,9 @@ def sign_all(session: Session, actor: Actor, batch_id: int, year: int) -> int:
                sa.and_(AgreementRow.enterprise_id == actor.org_id,
                        AgreementRow.enterprise_signed_at.is_(None))))  # type: ignore[union-attr]
         .order_by(AgreementRow.id)).all()
+    if waiting:
+        _signable(session, actor, waiting[0])  # one batch: checked once
     for agreement in waiting:
-        _signable(session, actor, agreement)
         action = _party_action(actor, agreement)
         AGREEMENT_FLOW.transition(session, agreement, action, actor,
                                   before_commit=_stamp(actor, action))
@@ -552,9 +567,7 @@ def set_volume(session: Session, actor: Actor, agreement_id: int, volume: int, *
     if agreement.previous_id is None or agreement.status != S.proposed:
         raise Conflict("vbp_agreement %(id)s is not an unsigned renewal",
                        params={"id": agreement.id}, current_status=agreement.status.value)
-    if expected_version is not None and agreement.version != expected_version:
-        raise Conflict("vbp_agreement %(id)s changed; reload", params={"id": agreement.id},
-                       current_status=agreement.status.value)
+    _check_version("vbp_agreement", agreement, expected_version)
     previous = session.get(AgreementRow, agreement.previous_id)
     if isinstance(volume, bool) or not isinstance(volume, int) or volume < previous.volume:
         raise Invalid.one("volume", "The renewal volume may not be below last year's "

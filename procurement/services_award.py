@@ -14,10 +14,10 @@ from sqlmodel import Session, delete, func, select
 
 from core import audit
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
-from core.models import Organisation, OrgKind, OrgStatus
+from core.models import Organisation, OrgKind
 from core.permissions import Actor, require
 from core.scoping import get_readable
-from core.states import Move, Workflow
+from core.states import Move, StaleVersion, Workflow
 from core.types import utcnow
 from procurement import selection as sel
 from procurement import services
@@ -32,9 +32,10 @@ from procurement.models import (
     RegionPick,
     Selection,
     SupplyRole,
+    VolumeReport,
     Winner,
 )
-from procurement.permissions import BATCH_MANAGE, CHOICE_EDIT, REGION_PICK
+from procurement.permissions import BATCH_MANAGE, CHOICE_EDIT, REGION_PICK, REPORT_OVERVIEW
 
 B = BatchStatus
 A = AwardStage
@@ -155,11 +156,14 @@ def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str) -> 
 
 @dataclass
 class ProductResult:
-    """One product's selection as shown on the results and publicity pages."""
+    """One product's selection as shown on the results and publicity pages. ``verdicts`` are
+    the explained verdicts the caller may read: the bureau every bid's, others the winners'
+    and their own bid's (a losing company's price is not published)."""
 
     product: BatchProduct
     selection: Selection | None
     winners: list[Winner] = field(default_factory=list)
+    verdicts: list[dict] = field(default_factory=list)
 
 
 def results(session: Session, actor: Actor, batch_id: int) -> list[ProductResult]:
@@ -177,7 +181,14 @@ def results(session: Session, actor: Actor, batch_id: int) -> list[ProductResult
     for w in session.exec(select(Winner).where(Winner.batch_id == batch_id)
                           .order_by(Winner.batch_product_id, Winner.rank)):
         winners[w.batch_product_id].append(w)
-    return [ProductResult(p, selections.get(p.id), winners.get(p.id, [])) for p in products]
+    def visible(sel: Selection | None) -> list[dict]:
+        verdicts = (sel.detail.get("verdicts", []) if sel else [])
+        if actor.is_bureau:
+            return [dict(v) for v in verdicts]
+        return [dict(v) for v in verdicts if v["won"] or v.get("org_id") == actor.org_id]
+
+    return [ProductResult(p, selections.get(p.id), winners.get(p.id, []),
+                          visible(selections.get(p.id))) for p in products]
 
 
 # --- supply regions ---------------------------------------------------------------------------
@@ -187,19 +198,21 @@ def city_of(region_code: str) -> str:
     return region_code[:4] + "00"
 
 
-def supply_regions(session: Session) -> list[str]:
-    """The regions winners supply: the cities of the province's active hospitals."""
-    codes = session.exec(select(Organisation.region_code).where(
-        Organisation.kind == OrgKind.hospital, Organisation.status == OrgStatus.active)
-        .distinct()).all()
+def supply_regions(session: Session, batch_id: int) -> list[str]:
+    """The regions winners supply: the cities of the hospitals that reported demand in the
+    batch. Reports are fixed once reporting closes, so the regions (and the turns) cannot
+    change under the winners while they pick."""
+    codes = session.exec(select(Organisation.region_code).join(
+        VolumeReport, VolumeReport.org_id == Organisation.id).where(
+        VolumeReport.batch_id == batch_id, VolumeReport.demand > 0).distinct()).all()
     return sorted({city_of(c) for c in codes})
 
 
 def _allocating(batch: Batch, stage: AwardStage) -> None:
     if batch.status != B.allocating or batch.award_stage != stage:
-        raise Conflict("vbp_batch %(id)s is not at the %(stage)s step",
-                       params={"id": batch.id, "stage": stage.value},
-                       current_status=batch.status.value)
+        raise Conflict("vbp_batch %(id)s is not at this step of the allocation",
+                       params={"id": batch.id}, current_status=batch.status.value,
+                       award_stage=batch.award_stage.value if batch.award_stage else None)
 
 
 def _volume_winners(session: Session, batch_product_id: int) -> list[Winner]:
@@ -248,7 +261,7 @@ def region_board(session: Session, actor: Actor, batch_product_id: int) -> Regio
     winners = _volume_winners(session, bp.id)
     picks = list(session.exec(select(RegionPick).where(RegionPick.batch_product_id == bp.id)
                               .order_by(RegionPick.turn)))
-    regions = supply_regions(session)
+    regions = supply_regions(session, batch.id)
     turn = _turn(winners, picks, regions) if batch.award_stage == A.regions else None
     return RegionBoard(bp, regions, winners, picks, turn)
 
@@ -269,8 +282,13 @@ def pick_region(session: Session, actor: Actor, batch_product_id: int,
     board = region_board(session, actor, batch_product_id)
     winner = _own_winner(board, actor)
     if board.turn is None or board.turn.id != winner.id:
-        raise Conflict("it is not your company's turn to pick a region",
-                       current_status=batch.status.value)
+        if board.turn is None:
+            raise Conflict("the picking of regions for this product is over",
+                           current_status=batch.status.value)
+        turn = session.get(Organisation, board.turn.org_id)
+        raise Conflict("it is %(name)s's turn to pick a region",
+                       params={"name": turn.name if turn else "?"},
+                       current_status=batch.status.value, turn=board.turn.org_id)
     if region_code not in board.regions:
         raise Invalid.one("region_code", "Choose a region of the province.")
     if region_code in board.regions_of(winner.id):
@@ -310,16 +328,25 @@ def close_regions(session: Session, actor: Actor, batch_id: int, *,
     """End the picking: a region nobody picked is assigned to the winners in ucp order (one
     region each in turn), and every region gets as backup supplier (备供企业) the lowest-ucp
     winner not already supplying it. Then hospitals choose."""
+    require(actor, BATCH_MANAGE)
     batch = services.get_batch(session, actor, batch_id)
     _allocating(batch, A.regions)
+    if expected_version is not None and expected_version != batch.version:
+        raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
+                           params={"name": "vbp_batch", "id": batch.id,
+                                   "version": batch.version, "expected": expected_version},
+                           current_status=batch.status.value, current_version=batch.version)
     for bp in services.batch_products(session, actor, batch_id):
         board = region_board(session, actor, bp.id)
         if not board.winners:
             continue
         turn = len(board.picks)
         uncovered = [r for r in board.regions if not board.suppliers(r)]
+        # Winners still picking when the bureau closed come first (in ucp order), those that
+        # declined more regions after them.
+        order = sorted(board.winners, key=lambda w: (w.regions_done_at is not None, w.rank))
         for i, region in enumerate(uncovered):
-            w = board.winners[i % len(board.winners)]
+            w = order[i % len(order)]
             turn += 1
             pick = RegionPick(batch_id=batch.id, batch_product_id=bp.id, winner_id=w.id,
                               org_id=w.org_id, region_code=region, assigned=True, turn=turn,
@@ -336,8 +363,7 @@ def close_regions(session: Session, actor: Actor, batch_id: int, *,
                                        region_code=region, role=SupplyRole.backup,
                                        assigned=True, turn=turn, created_by=actor.user_id))
     session.flush()
-    return AWARD_FLOW.transition(session, batch, "close_regions", actor,
-                                 expected_version=expected_version)
+    return AWARD_FLOW.transition(session, batch, "close_regions", actor)
 
 
 def serving(session: Session, batch_id: int) -> dict[tuple[int, str], list[int]]:
@@ -392,6 +418,24 @@ def choice_options(session: Session, actor: Actor, batch_id: int) -> list[Choice
             for bp in services.batch_products(session, actor, batch_id)]
 
 
+def set_choice_deadline(session: Session, actor: Actor, batch_id: int,
+                        deadline: datetime | None) -> Batch:
+    """The bureau sets (or clears) the time until which hospitals may change their ranking."""
+    require(actor, BATCH_MANAGE)
+    batch = services.get_batch(session, actor, batch_id)
+    if batch.status != B.allocating or batch.award_stage not in (A.regions, A.choice):
+        raise Conflict("the choice deadline of vbp_batch %(id)s can no longer change",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    if deadline is not None and deadline.tzinfo is None:
+        raise Invalid.one("choice_deadline", "Give the time with its time zone.")
+    batch.choice_deadline, batch.updated_at = deadline, utcnow()
+    session.add(batch)
+    session.flush()
+    audit.record(session, actor, "vbp_batch.choice_deadline", "vbp_batch", batch.id,
+                 after={"choice_deadline": deadline.isoformat() if deadline else None})
+    return batch
+
+
 def set_choices(session: Session, actor: Actor, batch_product_id: int,
                 ranks: dict[int, int], *, now: datetime | None = None) -> list[Choice]:
     """Rank the acceptable winners of one product (1 = first choice); winners left out are
@@ -425,7 +469,7 @@ def set_choices(session: Session, actor: Actor, batch_product_id: int,
 
 def choice_counts(session: Session, actor: Actor, batch_id: int) -> dict[int, int]:
     """Bureau view: how many hospitals set their own ranking, per product."""
-    require(actor, BATCH_MANAGE)
+    require(actor, REPORT_OVERVIEW)
     services.get_batch(session, actor, batch_id)
     rows = session.exec(select(Choice.batch_product_id,
                                func.count(sa.distinct(Choice.org_id)))

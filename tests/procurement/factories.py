@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from core.models import OrgKind, Organisation
+from core.models import Organisation, OrgKind
 from core.permissions import Actor
 from procurement import services
 from procurement import services_award as award

@@ -15,7 +15,6 @@ from procurement import services
 from procurement import services_allocation as alloc
 from procurement import services_award as award
 from procurement.models import (
-    Agreement,
     AgreementStatus,
     AllocationLine,
     AllocationRun,
@@ -24,7 +23,7 @@ from procurement.models import (
     RunStatus,
 )
 from procurement.rules import ProcurementRuleParams
-from tests.procurement.factories import bid, batch_in_bidding, cast, report, to_allocating
+from tests.procurement.factories import batch_in_bidding, bid, cast, report, to_allocating
 
 D = Decimal
 

@@ -16,8 +16,8 @@ from procurement.rules import ProcurementRuleParams
 from tests.procurement.factories import (
     AFTER,
     CLOSES,
-    bid,
     batch_in_bidding,
+    bid,
     cast,
     report,
     to_allocating,

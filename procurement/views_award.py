@@ -1,0 +1,562 @@
+"""Award pages of a batch (中选): the winner selection and its explanation, the public results
+board (拟中选结果公示), the supply regions picked in ucp order (供应地区选择), the hospitals'
+ranked choice (医疗机构选择) and the allocation runs (约定采购量分配). Thin: parse, call a
+service of ``procurement.services_award`` / ``services_allocation``, render.
+
+The few reads the pages need beyond the services (the names of the regions and of the winners)
+are at the end; each is scoped like the service it complements.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlmodel import Session, func, select
+
+from core.db import get_session
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from core.i18n import N_
+from core.models import Organisation, OrgKind, OrgStatus
+from core.money import format_fen, format_price
+from core.permissions import PUBLIC, Actor
+from core.scoping import get_readable, readable_by
+from core.services import paginate
+from core.types import utcnow
+from core.web import acting, requires
+from procurement import services, services_pages
+from procurement import services_allocation as alloc
+from procurement import services_award as award
+from procurement.models import (
+    AwardStage,
+    Batch,
+    BatchStatus,
+    Bid,
+    BidStatus,
+    RunStatus,
+    SupplyRole,
+)
+from procurement.permissions import (
+    BATCH_MANAGE,
+    BATCH_READ,
+    CHOICE_EDIT,
+    REGION_PICK,
+)
+from procurement.views import Tab, add_tab, batch_page, bp, local_input, local_to_utc, refused
+
+B = BatchStatus
+A = AwardStage
+
+#: Values and messages translated when rendered (extraction finds them through ``N_``).
+TERMS: tuple[str, ...] = (
+    N_("regions"), N_("choice"), N_("agreements"),  # AwardStage
+    N_("queued"), N_("running"), N_("optimal"), N_("infeasible"), N_("failed"),  # RunStatus
+    N_("superseded"), N_("published"),  # RunStatus
+    N_("primary"), N_("backup"),  # SupplyRole
+    N_("disqualified"),  # BidStatus
+    N_("action:close_regions"), N_("vbp_award.close_regions"),
+    N_("action:publish_allocation"), N_("vbp_award.publish_allocation"),
+    N_("vbp_batch.select"), N_("vbp_bid.disqualify"), N_("vbp_region.pick"),
+    N_("vbp_region.finish"), N_("vbp_choice.set"), N_("vbp_allocation.start"),
+    N_("vbp_allocation.publish"),  # audit actions
+    N_("reason"), N_("region_code"),  # field names
+    # errors of procurement.services_award
+    N_("winners of vbp_batch %(id)s are selected while evaluating"),
+    N_("Give the reason."),
+    N_("bids of vbp_batch %(id)s can be disqualified only while evaluating or in publicity"),
+    N_("vbp_bid %(id)s is %(status)s"),
+    N_("the results of vbp_batch %(id)s are not public yet"),
+    N_("vbp_batch %(id)s is not at the %(stage)s step"),
+    N_("supply regions of vbp_batch %(id)s are picked once results are final"),
+    N_("your company is not a winner of this product"),
+    N_("it is %(name)s's turn to pick a region"),
+    N_("the picking of regions for this product is over"),
+    N_("Choose a region of the province."),
+    N_("Your company already supplies this region."),
+    N_("your company has already finished picking regions"),
+    N_("only medical institutions choose winners"),
+    N_("hospitals choose once the supply regions of vbp_batch %(id)s are settled"),
+    N_("the choice deadline of vbp_batch %(id)s has passed"),
+    N_("the choice deadline of vbp_batch %(id)s can no longer change"),
+    N_("Give the time with its time zone."),
+    N_("Enter a date and time."),
+    N_("choice_deadline"), N_("vbp_batch.choice_deadline"),
+    N_("This winner does not supply your region."),
+    N_("A rank is a whole number from 1."),
+    N_("%(object)s %(id)s not found"),
+    # errors of procurement.services_allocation (runs)
+    N_("vbp_batch %(id)s is not at the choice step"),
+    N_("allocation run %(id)s of this batch is still running"),
+    N_("allocation run %(id)s is %(status)s, not optimal"),
+    N_("a later allocation run of this batch exists"),
+)
+
+#: Why a bid won or lost, as a sentence with the batch's rule values (DOMAIN §2).
+RULE_TEXT = {
+    "won_multiplier": N_("Won: not above %(m)s × the anchor price"),
+    "won_floor": N_("Won: not above the price floor of ¥%(floor)s"),
+    "won_zero_volume": N_("Won with zero agreed volume: below the mean − %(sd)s SD"),
+    "lost_threshold": N_("Not won: above %(m)s × the anchor price and the price floor"),
+    "lost_cap": N_("Not won: ranked beyond the entrant cap of %(cap)s"),
+}
+
+_STAGED = (B.allocating, B.executing, B.closed)
+
+
+def _results_shown(batch: Batch, actor: Actor) -> bool:
+    return batch.status in award.PUBLIC_RESULT_STATUSES or (
+        actor.is_bureau and batch.status == B.evaluating)
+
+
+def _stage_at_least(batch: Batch, stage: AwardStage) -> bool:
+    if batch.status in (B.executing, B.closed):
+        return True
+    order = [A.regions, A.choice, A.agreements]
+    return batch.status == B.allocating and batch.award_stage is not None and \
+        order.index(batch.award_stage) >= order.index(stage)
+
+
+add_tab(Tab("results", N_("Winners"), "procurement.results", BATCH_READ, _results_shown))
+add_tab(Tab("regions", N_("Supply regions"), "procurement.regions", BATCH_READ,
+            lambda b, a: b.status in _STAGED and b.award_stage is not None))
+add_tab(Tab("choices", N_("Hospital choice"), "procurement.choices", BATCH_READ,
+            lambda b, a: (a.org_kind == OrgKind.hospital and _stage_at_least(b, A.choice))
+            or (a.can(BATCH_MANAGE) and _stage_at_least(b, A.regions))))
+add_tab(Tab("allocation", N_("Allocation"), "procurement.allocation", BATCH_MANAGE,
+            lambda b, a: _stage_at_least(b, A.choice)))
+
+
+def _int(name: str) -> int | None:
+    value = request.values.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _rule_text(verdict: dict, params: Any, cap: Any) -> str:
+    msgid = RULE_TEXT.get(verdict.get("rule", ""))
+    if msgid is None:
+        return _(verdict.get("rule", ""))
+    return _(msgid, m=format(params.winner_multiplier.normalize(), "f"),
+             floor=format(params.price_floor, "f"),
+             sd=format(params.zero_volume_sd.normalize(), "f")
+             if params.zero_volume_sd is not None else "—",
+             cap=cap if cap is not None else "—")
+
+
+def _names(rows: list[award.ProductResult]) -> dict[int, str]:
+    """Company names by winner id, from the stored explanation (the names published with it)."""
+    out: dict[int, str] = {}
+    for r in rows:
+        by_bid = {v.get("bid_id"): v.get("org_name") for v in
+                  (r.selection.detail.get("verdicts", []) if r.selection else [])}
+        for w in r.winners:
+            out[w.id] = by_bid.get(w.bid_id) or "—"
+    return out
+
+
+# --- winner selection (bureau) and results -----------------------------------------------------
+
+def _results_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | None = None,
+                  posted: int | None = None) -> Any:
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    rows: list[award.ProductResult] = []
+    hidden = None
+    try:
+        rows = award.results(session, actor, batch_id)
+    except Conflict as exc:
+        hidden = exc
+    params = services.batch_rules(session, batch)
+    can_manage = actor.can(BATCH_MANAGE)
+    gone = _disqualified(session, actor, batch_id) if actor.is_bureau else {}
+    return batch_page(
+        "procurement/results.html", batch, "results", status, rows=rows, hidden=hidden,
+        full=actor.is_bureau, own_org=actor.org_id, params=params,
+        multiplier=format(params.winner_multiplier.normalize(), "f"),
+        rule_text=lambda v, cap: _rule_text(v, params, cap),
+        can_select=can_manage and batch.status == B.evaluating,
+        can_disqualify=can_manage and batch.status in (B.evaluating, B.publicizing),
+        errors=errors or {}, posted=posted, form=request.form, format_price=format_price,
+        disqualified=gone, org_names=services_pages.org_names(
+            session, actor, [b.org_id for bids in gone.values() for b in bids]))
+
+
+@bp.route("/batches/<int:batch_id>/results")
+@requires(BATCH_READ)
+def results(batch_id: int):
+    """The (proposed) winners of every product and why each bid won or lost."""
+    return _results_page(batch_id)
+
+
+@bp.route("/batches/<int:batch_id>/results/select", methods=["POST"])
+@requires(BATCH_MANAGE)
+def select_winners(batch_id: int):
+    """Open the bids and select the winners by the batch's rule-set version (repeatable)."""
+    try:
+        done = award.run_selection(get_session(), acting(), batch_id)
+    except DomainError as exc:
+        return _results_page(batch_id, refused(exc))
+    flash(_("Winners selected for %(n)s product(s).", n=len(done)), "success")
+    return redirect(url_for("procurement.results", batch_id=batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/results/bids/<int:bid_id>/disqualify", methods=["POST"])
+@requires(BATCH_MANAGE)
+def bid_disqualify(batch_id: int, bid_id: int):
+    """Exclude a bid with a reason; its product's winners are selected again without it."""
+    session = get_session()
+    try:
+        if get_readable(session, Bid, bid_id, acting()).batch_id != batch_id:
+            raise NotFound("%(object)s %(id)s not found", params={"object": "Bid", "id": bid_id})
+        award.disqualify_bid(session, acting(), bid_id, request.form.get("reason", ""))
+    except Invalid as exc:
+        session.rollback()
+        return _results_page(batch_id, exc.status, errors={bid_id: exc.errors}, posted=bid_id)
+    except DomainError as exc:
+        return _results_page(batch_id, refused(exc))
+    flash(_("The bid is disqualified; the product's winners were selected again."), "success")
+    return redirect(url_for("procurement.results", batch_id=batch_id))
+
+
+# --- the public results board ------------------------------------------------------------------
+
+#: The visitor of a public page: no organisation, no permission (reads what anyone may).
+PUBLIC_ACTOR = Actor(org_id=None, org_kind=None, name="public")
+
+
+@bp.route("/publicity")
+@requires(PUBLIC)
+def publicity():
+    """Batches whose results are public (拟中选结果公示 and later), newest first."""
+    session = get_session()
+    stmt = readable_by(Batch, PUBLIC_ACTOR).where(
+        Batch.status.in_(award.PUBLIC_RESULT_STATUSES)).order_by(Batch.id.desc())  # type: ignore[attr-defined]
+    page = paginate(session, stmt, _int("page") or 1, 20)
+    return render_template("procurement/publicity.html", page=page, batch=None,
+                           products=services_pages.product_counts(
+                               session, PUBLIC_ACTOR, [b.id for b in page.items]))
+
+
+@bp.route("/publicity/<int:batch_id>")
+@requires(PUBLIC)
+def publicity_detail(batch_id: int):
+    """One batch's (proposed) winners per product: company, ucp and package price. Before the
+    publicity nothing is shown but the batch's status."""
+    session = get_session()
+    batch = services.get_batch(session, PUBLIC_ACTOR, batch_id)
+    try:
+        rows = award.results(session, PUBLIC_ACTOR, batch_id)
+    except Conflict:
+        return render_template("procurement/publicity.html", batch=batch, rows=None,
+                               page=None)
+    return render_template("procurement/publicity.html", batch=batch, rows=rows, page=None,
+                           names=_names(rows), format_price=format_price)
+
+
+# --- supply regions ---------------------------------------------------------------------------
+
+def _regions_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | None = None
+                  ) -> Any:
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    if batch.status not in _STAGED:
+        raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    products = services.batch_products(session, actor, batch_id)
+    boards = [award.region_board(session, actor, p.id) for p in products]
+    names = _names(award.results(session, actor, batch_id))
+    regions = sorted({r for b in boards for r in b.regions})
+    picking = batch.status == B.allocating and batch.award_stage == A.regions
+    return batch_page(
+        "procurement/regions.html", batch, "regions", status, boards=boards, names=names,
+        region_info=_region_info(session, regions), picking=picking, own_org=actor.org_id,
+        can_pick=actor.can(REGION_PICK) and picking,
+        can_close=actor.can(BATCH_MANAGE) and picking,
+        errors=errors or {}, primary=SupplyRole.primary, backup=SupplyRole.backup,
+        format_price=format_price)
+
+
+@bp.route("/batches/<int:batch_id>/regions")
+@requires(BATCH_READ)
+def regions(batch_id: int):
+    """Per product: the regions, who supplies what, and whose turn it is to pick."""
+    return _regions_page(batch_id)
+
+
+def _board_of(batch_id: int, bp_id: int) -> None:
+    """A batch product of another batch is not found on this batch's page."""
+    if bp_id not in {p.id for p in services.batch_products(get_session(), acting(), batch_id)}:
+        raise NotFound("vbp_batch_product %(id)s not found", params={"id": bp_id})
+
+
+@bp.route("/batches/<int:batch_id>/regions/<int:bp_id>/pick", methods=["POST"])
+@requires(REGION_PICK)
+def region_pick(batch_id: int, bp_id: int):
+    """The winner whose turn it is picks one more region to supply."""
+    session = get_session()
+    _board_of(batch_id, bp_id)
+    try:
+        pick = award.pick_region(session, acting(), bp_id, request.form.get("region_code", ""))
+    except Invalid as exc:
+        session.rollback()
+        return _regions_page(batch_id, exc.status, errors={bp_id: exc.errors})
+    except DomainError as exc:
+        return _regions_page(batch_id, refused(exc))
+    flash(_("Region %(code)s picked.", code=pick.region_code), "success")
+    return redirect(url_for("procurement.regions", batch_id=batch_id) + f"#p{bp_id}")
+
+
+@bp.route("/batches/<int:batch_id>/regions/<int:bp_id>/finish", methods=["POST"])
+@requires(REGION_PICK)
+def region_finish(batch_id: int, bp_id: int):
+    """The winner picks no more regions for this product."""
+    _board_of(batch_id, bp_id)
+    try:
+        award.finish_regions(get_session(), acting(), bp_id)
+    except DomainError as exc:
+        return _regions_page(batch_id, refused(exc))
+    flash(_("Your company picks no more regions for this product."), "success")
+    return redirect(url_for("procurement.regions", batch_id=batch_id) + f"#p{bp_id}")
+
+
+@bp.route("/batches/<int:batch_id>/regions/close", methods=["POST"])
+@requires(BATCH_MANAGE)
+def regions_close(batch_id: int):
+    """End the picking: unpicked regions are assigned, backups set; hospitals choose next."""
+    try:
+        award.close_regions(get_session(), acting(), batch_id, expected_version=_int("version"))
+    except DomainError as exc:
+        return _regions_page(batch_id, refused(exc))
+    flash(_("Region selection is closed; hospitals choose their winners now."), "success")
+    return redirect(url_for("procurement.regions", batch_id=batch_id))
+
+
+# --- hospital choice --------------------------------------------------------------------------
+
+def _choices_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | None = None,
+                  posted: int | None = None, deadline_errors: list | None = None) -> Any:
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    context: dict[str, Any] = {"errors": errors or {}, "posted": posted, "form": request.form,
+                               "format_price": format_price}
+    products = services.batch_products(session, actor, batch_id)
+    if actor.org_kind == OrgKind.hospital:
+        context["options"] = award.choice_options(session, actor, batch_id)
+        context["names"] = _names(award.results(session, actor, batch_id))
+        org = session.get(Organisation, actor.org_id)
+        context["city"] = award.city_of(org.region_code)
+        context["region_info"] = _region_info(session, [context["city"]])
+        context["closed"] = batch.choice_deadline is not None and utcnow() > batch.choice_deadline
+        context["can_edit"] = actor.can(CHOICE_EDIT) and batch.status == B.allocating and \
+            batch.award_stage == A.choice and not context["closed"]
+    else:
+        # The bureau: how many hospitals ranked the winners themselves (the rest: default).
+        if batch.status not in _STAGED or batch.award_stage is None:
+            raise Conflict("hospitals choose once the supply regions of vbp_batch %(id)s are "
+                           "settled", params={"id": batch.id},
+                           current_status=batch.status.value)
+        context["counts"] = award.choice_counts(session, actor, batch_id)
+        context["can_set_deadline"] = actor.can(BATCH_MANAGE) and \
+            batch.status == B.allocating and batch.award_stage in (A.regions, A.choice)
+        context["deadline_value"] = request.form.get("choice_deadline", "") \
+            if deadline_errors else local_input(batch.choice_deadline)
+        context["deadline_errors"] = deadline_errors or []
+        context["totals"] = services_pages.report_totals(session, actor, batch_id)
+        context["products"] = products
+    return batch_page("procurement/choices.html", batch, "choices", status,
+                      hospital=actor.org_kind == OrgKind.hospital, **context)
+
+
+@bp.route("/batches/<int:batch_id>/choices")
+@requires(BATCH_READ)
+def choices(batch_id: int):
+    """A hospital ranks the winners serving its city; the bureau sees who did."""
+    actor = acting()
+    if actor.org_kind not in (OrgKind.hospital, OrgKind.bureau):
+        services.get_batch(get_session(), actor, batch_id)  # 404 before 403
+        raise Forbidden("only medical institutions choose winners")
+    return _choices_page(batch_id)
+
+
+def _ranks(bp_id: int) -> dict[int, Any]:
+    """``rank_<winner id>`` fields: empty = not accepted; a whole number is the rank; anything
+    else goes to the service as it is, to be refused by name."""
+    out: dict[int, Any] = {}
+    for key, value in request.form.items():
+        if not key.startswith("rank_") or not key[5:].isdigit():
+            continue
+        value = value.strip()
+        if value == "":
+            continue
+        try:
+            out[int(key[5:])] = int(value)
+        except ValueError:
+            out[int(key[5:])] = value
+    return out
+
+
+@bp.route("/batches/<int:batch_id>/choices/<int:bp_id>", methods=["POST"])
+@requires(CHOICE_EDIT)
+def choices_save(batch_id: int, bp_id: int):
+    """Save the hospital's ranking of one product; "reset" goes back to the default."""
+    session = get_session()
+    _board_of(batch_id, bp_id)
+    ranks = {} if request.form.get("reset") else _ranks(bp_id)
+    try:
+        award.set_choices(session, acting(), bp_id, ranks)
+    except Invalid as exc:
+        session.rollback()
+        return _choices_page(batch_id, exc.status, errors={bp_id: exc.errors}, posted=bp_id)
+    except DomainError as exc:
+        return _choices_page(batch_id, refused(exc))
+    flash(_("Back to the default: every winner serving your city.") if not ranks
+          else _("Your ranking is saved."), "success")
+    return redirect(url_for("procurement.choices", batch_id=batch_id) + f"#p{bp_id}")
+
+
+@bp.route("/batches/<int:batch_id>/choices/deadline", methods=["POST"])
+@requires(BATCH_MANAGE)
+def choices_deadline(batch_id: int):
+    """The bureau sets (or, left empty, clears) the time hospitals may rank until; the form's
+    time is Asia/Shanghai."""
+    session = get_session()
+    text = request.form.get("choice_deadline", "").strip()
+    try:
+        deadline = None
+        if text:
+            try:
+                deadline = datetime.fromisoformat(local_to_utc(text))
+            except ValueError:
+                raise Invalid.one("choice_deadline", "Enter a date and time.") from None
+        award.set_choice_deadline(session, acting(), batch_id, deadline)
+    except Invalid as exc:
+        session.rollback()
+        return _choices_page(batch_id, exc.status, deadline_errors=exc.errors)
+    except DomainError as exc:
+        return _choices_page(batch_id, refused(exc))
+    flash(_("The choice deadline is saved.") if deadline else _("The choice deadline is cleared."),
+          "success")
+    return redirect(url_for("procurement.choices", batch_id=batch_id))
+
+
+# --- allocation runs --------------------------------------------------------------------------
+
+def _allocation_page(batch_id: int, run_id: int | None = None, status: int = 200) -> Any:
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    runs = alloc.list_runs(session, actor, batch_id)
+    statuses = {r.id: alloc.effective_status(session, r) for r in runs}
+    run = None
+    if run_id is not None:
+        run = alloc.get_run(session, actor, run_id)
+        if run.batch_id != batch_id:
+            raise NotFound("%(object)s %(id)s not found",
+                           params={"object": "AllocationRun", "id": run_id})
+    elif runs:
+        run = runs[0]
+    products = services.batch_products(session, actor, batch_id)
+    product_id = _int("product")
+    lines = None
+    if run is not None and statuses[run.id] in (RunStatus.optimal, RunStatus.published,
+                                                RunStatus.superseded):
+        lines = alloc.run_lines(session, actor, run.id, product_id=product_id,
+                                page=_int("page") or 1, per_page=50)
+    active = any(s in (RunStatus.queued, RunStatus.running) for s in statuses.values())
+    at_choice = batch.status == B.allocating and batch.award_stage == A.choice
+    return batch_page(
+        "procurement/allocation.html", batch, "allocation", status, runs=runs,
+        statuses=statuses, run=run, lines=lines, products=products, product_id=product_id,
+        refresh=active, can_start=actor.can(BATCH_MANAGE) and at_choice and not active,
+        can_publish=actor.can(BATCH_MANAGE) and at_choice and run is not None
+        and statuses[run.id] == RunStatus.optimal
+        and not any(r.id > run.id and r.status != RunStatus.failed for r in runs),
+        format_fen=format_fen)
+
+
+@bp.route("/batches/<int:batch_id>/allocation")
+@requires(BATCH_MANAGE)
+def allocation(batch_id: int):
+    """The batch's allocation runs, the latest with its figures and agreed volumes."""
+    return _allocation_page(batch_id)
+
+
+@bp.route("/batches/<int:batch_id>/allocation/<int:run_id>")
+@requires(BATCH_MANAGE)
+def allocation_run(batch_id: int, run_id: int):
+    """One allocation run: progress, figures, diagnosis and its agreed volumes."""
+    return _allocation_page(batch_id, run_id)
+
+
+@bp.route("/batches/<int:batch_id>/allocation/start", methods=["POST"])
+@requires(BATCH_MANAGE)
+def allocation_start(batch_id: int):
+    """Queue a solve with today's reports, regions and choices."""
+    try:
+        run = alloc.start_run(get_session(), acting(), batch_id)
+    except DomainError as exc:
+        return _allocation_page(batch_id, status=refused(exc))
+    flash(_("Allocation run %(id)s is queued.", id=run.id), "success")
+    return redirect(url_for("procurement.allocation_run", batch_id=batch_id, run_id=run.id))
+
+
+@bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/publish", methods=["POST"])
+@requires(BATCH_MANAGE)
+def allocation_publish(batch_id: int, run_id: int):
+    """Publish an optimal run as the first contract year's agreements."""
+    try:
+        run = alloc.get_run(get_session(), acting(), run_id)
+        if run.batch_id != batch_id:
+            raise NotFound("%(object)s %(id)s not found",
+                           params={"object": "AllocationRun", "id": run_id})
+        rows = alloc.publish_run(get_session(), acting(), run_id,
+                                 expected_version=_int("version"))
+    except DomainError as exc:
+        return _allocation_page(batch_id, run_id, status=refused(exc))
+    flash(_("%(n)s agreements are published for hospitals and companies to confirm.",
+            n=len(rows)), "success")
+    return redirect(url_for("procurement.agreements", batch_id=batch_id))
+
+
+# --- reads the pages need beyond the services -------------------------------------------------
+
+def _disqualified(session: Session, actor: Actor, batch_id: int) -> dict[int, list[Bid]]:
+    """The batch's disqualified bids with their reasons, by batch product (the bureau's)."""
+    out: dict[int, list[Bid]] = defaultdict(list)
+    for b in session.exec(readable_by(Bid, actor).where(
+            Bid.batch_id == batch_id, Bid.status == BidStatus.disqualified).order_by(Bid.id)):
+        out[b.batch_product_id].append(b)
+    return out
+
+
+def _region_info(session: Session, cities: list[str]) -> dict[str, dict[str, Any]]:
+    """Per city code (地市): how many active hospitals it has and, where their addresses agree,
+    its name ("杭州市…" → 杭州市). There is no table of region names: the name is what the
+    hospitals' own addresses say, else none. Aggregates only; no organisation is revealed."""
+    wanted = set(cities)
+    rows = session.exec(select(Organisation.region_code, func.count(),
+                               func.min(Organisation.address), func.max(Organisation.address))
+                        .where(Organisation.kind == OrgKind.hospital,
+                               Organisation.status == OrgStatus.active)
+                        .group_by(Organisation.region_code)).all()
+    count: dict[str, int] = defaultdict(int)
+    prefixes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for region, n, low, high in rows:
+        city = award.city_of(region)
+        if city not in wanted:
+            continue
+        count[city] += n
+        for address in {low, high}:
+            cut = (address or "").find("市")
+            if 1 <= cut <= 8:
+                prefixes[city][address[:cut + 1]] += n
+    out: dict[str, dict[str, Any]] = {}
+    for city in cities:
+        names = prefixes.get(city) or {}
+        name = max(names, key=lambda k: names[k]) if names else None
+        out[city] = {"name": name, "hospitals": count.get(city, 0)}
+    return out

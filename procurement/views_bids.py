@@ -1,0 +1,85 @@
+"""Bid pages (投标申报): a company bids on the products of a batch with its own catalogue
+products; everyone else sees the bids sealed (密封) until the bidding window closes, after
+which the bureau sees the opened bids with their unit comparable prices."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
+
+from core.db import get_session
+from core.errors import DomainError, Invalid
+from core.forms import parse
+from core.models import OrgKind
+from core.web import acting, requires
+from procurement import services, services_pages
+from procurement.permissions import BID_EDIT, BID_READ
+from procurement.views import batch_page, bp, refused
+
+
+def _bids_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | None = None,
+               posted: int | None = None) -> Any:
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    products = services.batch_products(session, actor, batch_id)
+    sealed = services.bids_sealed(batch)
+    bidder = actor.org_kind == OrgKind.enterprise
+    views = services.list_bids(session, actor, batch_id)
+    by_product: dict[int, list[Any]] = {}
+    if not bidder and not sealed and actor.is_bureau:
+        # Opened: the submitted bids with their prices, per product.
+        for p in products:
+            by_product[p.id] = services.opened_bids(session, actor, p.id)
+    else:
+        for v in views:
+            by_product.setdefault(v.batch_product_id, []).append(v)
+    bids = [b for rows in by_product.values() for b in rows]
+    context: dict[str, Any] = {
+        "products": products, "by_product": by_product, "sealed": sealed, "bidder": bidder,
+        "bidding_open": services_pages.bidding_open(batch),
+        "catalogue": services_pages.products_by_id(session, actor, [b.product_id for b in bids]),
+        "org_names": services_pages.org_names(session, actor, [b.org_id for b in bids]),
+        "errors": errors or {}, "posted": posted, "form": request.form,
+    }
+    if bidder:
+        context["choices"] = services_pages.biddable_products(
+            session, actor, [p.generic_name for p in products])
+        context["own"] = {v.batch_product_id: v for v in views if v.org_id == actor.org_id}
+        context["can_bid"] = actor.can(BID_EDIT) and context["bidding_open"]
+    return batch_page("procurement/bids.html", batch, "bids", status, **context)
+
+
+@bp.route("/batches/<int:batch_id>/bids")
+@requires(BID_READ)
+def bids(batch_id: int):
+    return _bids_page(batch_id)
+
+
+@bp.route("/batches/<int:batch_id>/products/<int:bp_id>/bid", methods=["POST"])
+@requires(BID_EDIT)
+def bid_submit(batch_id: int, bp_id: int):
+    """Submit (or replace) the company's sealed bid on one batch product."""
+    session = get_session()
+    try:
+        services.submit_bid(session, acting(), bp_id, parse(services.BidIn, request.form))
+    except Invalid as exc:
+        session.rollback()
+        return _bids_page(batch_id, 422, errors={bp_id: exc.errors}, posted=bp_id)
+    except DomainError as exc:
+        return _bids_page(batch_id, refused(exc))
+    flash(_("Bid saved. It stays sealed until bidding closes."), "success")
+    return redirect(url_for("procurement.bids", batch_id=batch_id) + f"#p{bp_id}")
+
+
+@bp.route("/batches/<int:batch_id>/bids/<int:bid_id>/withdraw", methods=["POST"])
+@requires(BID_EDIT)
+def bid_withdraw(batch_id: int, bid_id: int):
+    """Withdraw the company's own bid while bidding is open; it may bid again."""
+    try:
+        services.withdraw_bid(get_session(), acting(), bid_id)
+    except DomainError as exc:
+        return _bids_page(batch_id, refused(exc))
+    flash(_("Bid withdrawn."), "success")
+    return redirect(url_for("procurement.bids", batch_id=batch_id))

@@ -1,0 +1,160 @@
+"""Volume-report pages (报量): the hospital's report of a batch — typed in row by row or
+uploaded from the Excel template — and the bureau's overview with the hospitals still missing."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+
+from core.db import get_session
+from core.errors import DomainError, FieldError, Invalid
+from core.forms import parse
+from core.models import OrgKind
+from core.web import acting, requires
+from procurement import services, services_pages
+from procurement.permissions import BATCH_MANAGE, REPORT_EDIT, REPORT_OVERVIEW, REPORT_READ
+from procurement.views import batch_page, bp, refused
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REPORT_FIELDS = ("usage_last_year", "usage_year_before", "demand", "explanation")
+
+
+def _report_page(batch_id: int, status: int = 200, *, row_errors: dict[int, list] | None = None,
+                 upload_errors: list | None = None, posted: bool = False) -> Any:
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    products = services.batch_products(session, actor, batch_id)
+    reports = services_pages.own_reports(session, actor, batch_id)
+    values: dict[int, dict[str, Any]] = {}
+    for p in products:
+        if posted:
+            values[p.id] = {f: request.form.get(f"{f}-{p.id}", "") for f in REPORT_FIELDS}
+        elif p.id in reports:
+            r = reports[p.id]
+            values[p.id] = {f: getattr(r, f) if getattr(r, f) is not None else ""
+                            for f in REPORT_FIELDS}
+        else:
+            values[p.id] = dict.fromkeys(REPORT_FIELDS, "")
+    done = sum(1 for p in products if p.id in reports)
+    return batch_page("procurement/report.html", batch, "report", status, products=products,
+                      reports=reports, values=values, row_errors=row_errors or {},
+                      upload_errors=upload_errors or [], done=done,
+                      columns={c.key: c.title for c in services.REPORT_COLUMNS},
+                      editable=actor.can(REPORT_EDIT) and services_pages.reporting_open(batch),
+                      min_share=services.batch_rules(session, batch).report_min_share)
+
+
+def _same(report: Any, data: services.ReportIn) -> bool:
+    return all(getattr(report, k) == v for k, v in data.model_dump().items())
+
+
+@bp.route("/batches/<int:batch_id>/report")
+@requires(REPORT_READ)
+def report(batch_id: int):
+    """The hospital's volume report of one batch: every product, its last two years' usage
+    and the annual demand, in smallest units."""
+    actor = acting()
+    if actor.org_kind != OrgKind.hospital:
+        services.get_batch(get_session(), actor, batch_id)  # 404 before anything else
+        if actor.can(REPORT_OVERVIEW):
+            return redirect(url_for("procurement.reports_overview", batch_id=batch_id))
+    return _report_page(batch_id)
+
+
+@bp.route("/batches/<int:batch_id>/report", methods=["POST"])
+@requires(REPORT_EDIT)
+def report_save(batch_id: int):
+    """Save the filled rows (or, with ``only``, one row). All or nothing: with a problem on
+    any row nothing is saved and every row's problems are shown beside its fields."""
+    actor = acting()
+    session = get_session()
+    only = request.form.get("only", type=int)
+    row_errors: dict[int, list[FieldError]] = {}
+    saved = 0
+    try:
+        stored = services_pages.own_reports(session, actor, batch_id)
+        for p in services.batch_products(session, actor, batch_id):
+            if only is not None and p.id != only:
+                continue
+            raw = {f: request.form.get(f"{f}-{p.id}", "").strip() for f in REPORT_FIELDS}
+            if not any(raw.values()):
+                if only is not None:
+                    row_errors[p.id] = [FieldError("demand", "Fill in the row before saving it.")]
+                continue
+            try:
+                data = parse(services.ReportIn, {k: v for k, v in raw.items() if v})
+                if p.id in stored and _same(stored[p.id], data):
+                    continue  # unchanged: no new version, no audit record
+                services.submit_report(session, actor, p.id, data)
+                saved += 1
+            except Invalid as exc:
+                row_errors[p.id] = exc.errors
+    except DomainError as exc:
+        return _report_page(batch_id, refused(exc), posted=True)
+    if row_errors:
+        session.rollback()
+        flash(_("Nothing was saved: %(n)s product(s) have problems, marked below.",
+                n=len(row_errors)), "error")
+        return _report_page(batch_id, 422, row_errors=row_errors, posted=True)
+    if saved:
+        flash(_("%(n)s product(s) saved.", n=saved), "success")
+    else:
+        flash(_("Nothing to save: no row was filled in or changed."), "info")
+    return redirect(url_for("procurement.report", batch_id=batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/report/template.xlsx")
+@requires(REPORT_READ)
+def report_template(batch_id: int):
+    """The Excel template, one row per product of the batch."""
+    session = get_session()
+    actor = acting()
+    batch = services.get_batch(session, actor, batch_id)
+    response = make_response(services.report_template_xlsx(session, actor, batch_id))
+    response.headers["Content-Type"] = XLSX
+    response.headers["Content-Disposition"] = \
+        f"attachment; filename*=UTF-8''{quote(batch.code + '-volume-report.xlsx')}"
+    return response
+
+
+@bp.route("/batches/<int:batch_id>/report/upload", methods=["POST"])
+@requires(REPORT_EDIT)
+def report_upload(batch_id: int):
+    """Import the filled template (Excel or CSV): with any bad row nothing is saved and every
+    problem is listed by row and field."""
+    session = get_session()
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise Invalid.one("file", "Choose a file.")
+        saved = services.import_reports(session, acting(), batch_id, upload.filename,
+                                        upload.read())
+    except Invalid as exc:
+        session.rollback()
+        flash(_("Nothing was imported: %(n)s problem(s). Correct the file and upload it again.",
+                n=len(exc.errors)), "error")
+        return _report_page(batch_id, 422, upload_errors=exc.errors)
+    except DomainError as exc:
+        return _report_page(batch_id, refused(exc))
+    flash(_("%(n)s row(s) imported.", n=len(saved)), "success")
+    return redirect(url_for("procurement.report", batch_id=batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/reports")
+@requires(REPORT_OVERVIEW)
+def reports_overview(batch_id: int):
+    """The bureau's view of a batch's reports: per product the hospitals that reported and the
+    summed demand (the base of the agreed volume), and the hospitals still missing."""
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    missing = services.missing_reporters(session, actor, batch_id) \
+        if actor.can(BATCH_MANAGE) else None
+    return batch_page("procurement/reports_overview.html", batch, "reports",
+                      products=services.batch_products(session, actor, batch_id),
+                      totals=services_pages.report_totals(session, actor, batch_id),
+                      missing=missing,
+                      reported=services_pages.reported_by_org(session, actor, batch_id))
