@@ -4,7 +4,7 @@ such strings, then translate them in ``translations/zh_CN``."""
 from core.i18n import N_
 
 TERMS: tuple[str, ...] = (
-    N_('The demand is below 80% of the average usage of the last two years; explain why.'),
+    N_('The demand is below the share of the average usage of the last two years that the rules require; explain why.'),
     N_('explanation'),  # field name
     N_('products'),  # field name
     N_('usage_last_year'),  # field name

@@ -294,8 +294,9 @@ def check_report(data: ReportIn, params: ProcurementRuleParams) -> list[tuple[st
     average = Decimal(data.usage_last_year + data.usage_year_before) / 2
     if Decimal(data.demand) < params.report_min_share * average \
             and not (data.explanation or "").strip():
-        return [("explanation", "The demand is below 80% of the average usage of the last two "
-                                "years; explain why.")]
+        # The share is the rule set's (80 % by default): the message names no number.
+        return [("explanation", "The demand is below the share of the average usage of the "
+                                "last two years that the rules require; explain why.")]
     return []
 
 

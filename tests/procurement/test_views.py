@@ -446,13 +446,14 @@ def test_after_the_close_the_bureau_sees_the_opened_bids(client, cast):
 
 
 def test_report_errors_in_english_keep_the_percent_sign(client, cast):
-    """A message with a literal "%" ("below 80% of …") renders in both languages."""
+    """The page's note with a literal "%" ("below 80% of …") renders, next to the row's
+    error."""
     batch = move(cast, new_batch(cast), "open_reporting")
     (p1,) = products_of(cast, batch)
     login(client, cast.hosp_op.username)
     client.set_cookie("lang", "en")
     resp = post(client, f"/procurement/batches/{batch.id}/report", _row(p1.id, "10", "10", "1"))
     assert resp.status_code == 422
-    assert "The demand is below 80% of the average usage" in html(resp)
+    assert "The demand is below the share of the average usage" in html(resp)
     assert "below 80% of the average usage of the last two years needs an explanation" \
         in html(resp)
