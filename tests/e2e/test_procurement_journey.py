@@ -225,7 +225,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
     expect(bureau.locator(".flash-success").first).to_be_visible()
 
     # 8. Both sides confirm; the batch executes.
-    for page, username in ((hospital, "hospital"), (winner, "pharma")):
+    for page in (hospital, winner):
         page.goto(f"/procurement/batches/{batch.id}/agreements")
         page.locator("form[action$='/agreements/sign-all'] button[type=submit]").click()
         expect(page.locator(".flash-success").first).to_be_visible()
