@@ -212,3 +212,22 @@ def attempt(call: Callable[[], Any], *, form: bool = True) -> Attempt:
             return Attempt(False, errors=exc.errors)
         flash_error(exc)
         return Attempt(False)
+
+
+# --- query and form arguments -----------------------------------------------------------------
+
+def int_arg(name: str) -> int | None:
+    """A whole-number argument of the request (query or form); anything else is None."""
+    from flask import request
+    value = request.values.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def enum_arg(cls: Any, name: str) -> Any:
+    """A query argument as a member of the Enum ``cls``; unknown or empty is None."""
+    from flask import request
+    value = request.args.get(name) or None
+    try:
+        return cls(value) if value else None
+    except ValueError:
+        return None

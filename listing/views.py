@@ -25,7 +25,7 @@ from core.models import Organisation
 from core.nav import NavItem, register
 from core.permissions import PUBLIC
 from core.types import utcnow
-from core.web import acting, attempt, current_actor, requires
+from core.web import acting, attempt, current_actor, enum_arg, int_arg, requires
 from listing import services
 from listing.models import (
     Application,
@@ -58,17 +58,6 @@ def _store():
     return current_app.extensions["yaocai.attachments"]
 
 
-def _int(name: str) -> int | None:
-    value = request.values.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
-def _enum(cls: Any, name: str) -> Any:
-    value = request.args.get(name) or None
-    try:
-        return cls(value) if value else None
-    except ValueError:
-        return None
 
 
 # --- public pages -----------------------------------------------------------------------------
@@ -79,8 +68,8 @@ def search():
     """The public listing search (挂网产品查询): what hospitals buy from, at what price."""
     query = services.SearchQuery(q=request.args.get("q") or None,
                                  company=request.args.get("company") or None,
-                                 category=_enum(ListingCategory, "category"),
-                                 kind=_enum(ProductKind, "kind"), page=_int("page") or 1)
+                                 category=enum_arg(ListingCategory, "category"),
+                                 kind=enum_arg(ProductKind, "kind"), page=int_arg("page") or 1)
     page = services.search_listings(get_session(), query)
     return render_template("listing/search.html", page=page, categories=list(ListingCategory),
                            kinds=list(ProductKind))
@@ -90,7 +79,7 @@ def search():
 @requires(PUBLIC)
 def publicity():
     """The publicity board (公示栏) and how to object."""
-    page = services.publicity_board(get_session(), page=_int("page") or 1)
+    page = services.publicity_board(get_session(), page=int_arg("page") or 1)
     return render_template("listing/publicity.html", page=page)
 
 
@@ -140,9 +129,9 @@ def home():
 def applications():
     actor = acting()
     page = services.list_applications(
-        get_session(), actor, status=_enum(ApplicationStatus, "status"),
-        kind=_enum(ApplicationKind, "kind"), q=request.args.get("q") or None,
-        page=_int("page") or 1)
+        get_session(), actor, status=enum_arg(ApplicationStatus, "status"),
+        kind=enum_arg(ApplicationKind, "kind"), q=request.args.get("q") or None,
+        page=int_arg("page") or 1)
     return render_template("listing/applications.html", page=page, queue=False,
                            statuses=list(ApplicationStatus), kinds=list(ApplicationKind),
                            now=utcnow())
@@ -155,9 +144,9 @@ def review_queue():
     actor = acting()
     session = get_session()
     page = services.list_applications(
-        session, actor, status=_enum(ApplicationStatus, "status"),
-        kind=_enum(ApplicationKind, "kind"), q=request.args.get("q") or None,
-        assigned=request.args.get("assigned") or None, page=_int("page") or 1, queue=True)
+        session, actor, status=enum_arg(ApplicationStatus, "status"),
+        kind=enum_arg(ApplicationKind, "kind"), q=request.args.get("q") or None,
+        assigned=request.args.get("assigned") or None, page=int_arg("page") or 1, queue=True)
     reviewers = services.reviewers(session, actor)
     return render_template("listing/applications.html", page=page, queue=True,
                            statuses=[ApplicationStatus.submitted, ApplicationStatus.under_review],
@@ -185,7 +174,7 @@ def _application_form_data() -> dict[str, Any]:
 def application_new():
     actor = acting()
     session = get_session()
-    kind = _enum(ApplicationKind, "kind") or ApplicationKind(
+    kind = enum_arg(ApplicationKind, "kind") or ApplicationKind(
         request.form.get("kind") or "new_listing")
     errors: list = []
     if request.method == "POST":
@@ -218,7 +207,7 @@ def application_edit(app_id: int):
     if request.method == "POST":
         done = attempt(lambda: services.update_application(
             session, actor, app_id, parse(services.ApplicationIn, _application_form_data()),
-            expected_version=_int("version")))
+            expected_version=int_arg("version")))
         if done.ok:
             flash(_("Application saved."), "success")
         if done.ok or not done.errors:
@@ -361,7 +350,7 @@ def application_action(app_id: int, action: str):
     if action not in _ACTIONS:
         raise Invalid.one("action", "Unknown action.")
     if attempt(lambda: _ACTIONS[action](session, actor, app_id, request.form.get("reason"),
-                                        _int("version")), form=False).ok:
+                                        int_arg("version")), form=False).ok:
         flash(_(_DONE[action]), "success")
     return redirect(url_for("listing.application_detail", app_id=app_id))
 
@@ -369,7 +358,7 @@ def application_action(app_id: int, action: str):
 @bp.route("/applications/<int:app_id>/assign", methods=["POST"])
 @requires(APP_REVIEW)
 def application_assign(app_id: int):
-    if attempt(lambda: services.assign(get_session(), acting(), app_id, _int("assigned_to")),
+    if attempt(lambda: services.assign(get_session(), acting(), app_id, int_arg("assigned_to")),
                form=False).ok:
         flash(_("Assignment saved."), "success")
     return redirect(request.form.get("next") or url_for("listing.application_detail",
@@ -398,8 +387,8 @@ def attachment(attachment_id: int):
 def objections():
     actor = acting()
     page = services.list_objections(get_session(), actor,
-                                    status=_enum(ObjectionStatus, "status"),
-                                    page=_int("page") or 1)
+                                    status=enum_arg(ObjectionStatus, "status"),
+                                    page=int_arg("page") or 1)
     return render_template("listing/objections.html", page=page,
                            statuses=list(ObjectionStatus))
 
@@ -413,7 +402,7 @@ def objection_detail(objection_id: int):
     if request.method == "POST":
         if attempt(lambda: services.resolve_objection(
                 session, actor, objection_id, request.form.get("decision") == "uphold",
-                request.form.get("resolution"), expected_version=_int("version")),
+                request.form.get("resolution"), expected_version=int_arg("version")),
                 form=False).ok:
             flash(_("Objection resolved."), "success")
         return redirect(url_for("listing.objection_detail", objection_id=objection_id))
@@ -433,8 +422,8 @@ def objection_detail(objection_id: int):
 @requires(LISTING_READ)
 def listings():
     actor = acting()
-    page = services.list_listings(get_session(), actor, status=_enum(ListingStatus, "status"),
-                                  q=request.args.get("q") or None, page=_int("page") or 1)
+    page = services.list_listings(get_session(), actor, status=enum_arg(ListingStatus, "status"),
+                                  q=request.args.get("q") or None, page=int_arg("page") or 1)
     return render_template("listing/listings.html", page=page, statuses=list(ListingStatus))
 
 
@@ -455,7 +444,7 @@ def listing_detail(listing_id: int):
             return services.change_listing(session, actor, _store(), listing_id,
                                            request.form.get("action", ""), reason_code,
                                            request.form.get("reason"), files,
-                                           expected_version=_int("version"))
+                                           expected_version=int_arg("version"))
 
         if attempt(change, form=False).ok:
             flash(_("Listing updated."), "success")

@@ -12,11 +12,11 @@ from core.errors import Invalid
 from core.forms import parse
 from core.rules import history as rule_history
 from core.types import local_today
-from core.web import acting, attempt, requires
+from core.web import acting, attempt, enum_arg, int_arg, requires
 from listing import services, services_catalogue
 from listing.models import ImportKind, ImportStatus, ProductKind
 from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ, RULES_MANAGE
-from listing.views import _enum, _int, bp
+from listing.views import bp
 
 
 def _download(data: bytes, filename: str, content_type: str) -> Any:
@@ -36,8 +36,8 @@ def catalogue():
     actor = acting()
     session = get_session()
     page = services_catalogue.list_products(session, actor, q=request.args.get("q") or None,
-                                            kind=_enum(ProductKind, "kind"),
-                                            page=_int("page") or 1)
+                                            kind=enum_arg(ProductKind, "kind"),
+                                            page=int_arg("page") or 1)
     batches = services_catalogue.list_import_batches(session, actor, per_page=10) \
         if actor.can(CATALOGUE_IMPORT) else None
     return render_template("listing/catalogue.html", page=page, batches=batches,
@@ -139,7 +139,7 @@ def holidays():
     """The holiday calendar (节假日) that publicity windows count working days with."""
     actor = acting()
     session = get_session()
-    year = _int("year") or local_today().year
+    year = int_arg("year") or local_today().year
     errors: list = []
     if request.method == "POST":
         def save() -> None:

@@ -23,7 +23,7 @@ from core.models import OrgKind
 from core.nav import NavItem, register
 from core.permissions import Actor
 from core.types import LOCAL_TZ, utcnow
-from core.web import acting, attempt, flash_error, requires
+from core.web import acting, attempt, enum_arg, flash_error, int_arg, requires
 from listing import services as listing_services
 from procurement import services, services_pages
 from procurement.models import Batch, BatchStatus
@@ -44,17 +44,6 @@ B = BatchStatus
 
 # --- small parsing helpers --------------------------------------------------------------------
 
-def _int(name: str) -> int | None:
-    value = request.values.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
-def _enum(cls: Any, name: str) -> Any:
-    value = request.args.get(name) or None
-    try:
-        return cls(value) if value else None
-    except ValueError:
-        return None
 
 
 def local_to_utc(value: str) -> str:
@@ -167,8 +156,8 @@ def home():
 def batches():
     actor = acting()
     session = get_session()
-    page = services.list_batches(session, actor, status=_enum(BatchStatus, "status"),
-                                 page=_int("page") or 1, per_page=20)
+    page = services.list_batches(session, actor, status=enum_arg(BatchStatus, "status"),
+                                 page=int_arg("page") or 1, per_page=20)
     statuses = list(BatchStatus) if actor.is_bureau else \
         [s for s in BatchStatus if s != B.draft]
     return render_template("procurement/batches.html", page=page, statuses=statuses,
@@ -275,7 +264,7 @@ def batch_action(batch_id: int, action: str):
     the meantime answers 409 with the page as it is now."""
     try:
         services.move_batch(get_session(), acting(), batch_id, action,
-                            expected_version=_int("version"))
+                            expected_version=int_arg("version"))
     except DomainError as exc:
         return _overview(batch_id, refused(exc))
     flash(_(_DONE.get(action, N_("Saved."))), "success")

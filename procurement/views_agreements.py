@@ -21,7 +21,7 @@ from core.models import Organisation, OrgKind, User
 from core.money import format_fen, format_price
 from core.permissions import Actor
 from core.scoping import readable_by
-from core.web import acting, requires
+from core.web import acting, int_arg, requires
 from procurement import services
 from procurement import services_allocation as alloc
 from procurement.models import Agreement, AgreementStatus, AwardStage, BatchStatus
@@ -66,10 +66,6 @@ def _side(actor: Actor) -> str | None:
     return None
 
 
-def _int(name: str) -> int | None:
-    value = request.values.get(name, "").strip()
-    return int(value) if value.isdigit() else None
-
 
 def _status_arg() -> AgreementStatus | None:
     try:
@@ -83,9 +79,9 @@ def _agreements_page(batch_id: int, status: int = 200, *, errors: dict[int, list
     actor = acting()
     session = get_session()
     batch = services.get_batch(session, actor, batch_id)
-    year, state = _int("year"), _status_arg()
+    year, state = int_arg("year"), _status_arg()
     page = alloc.list_agreements(session, actor, batch_id, year=year, status=state,
-                                 page=_int("page") or 1, per_page=50)
+                                 page=int_arg("page") or 1, per_page=50)
     rows: list[Agreement] = page.items
     signing = batch.status in (B.allocating, B.executing)
     party = actor.org_id is not None and not actor.is_bureau
@@ -129,7 +125,7 @@ def agreement_sign(batch_id: int, agreement_id: int):
         if agreement.batch_id != batch_id:
             raise NotFound("%(object)s %(id)s not found",
                            params={"object": "Agreement", "id": agreement_id})
-        alloc.sign(session, acting(), agreement_id, expected_version=_int("version"))
+        alloc.sign(session, acting(), agreement_id, expected_version=int_arg("version"))
     except DomainError as exc:
         return _agreements_page(batch_id, refused(exc))
     flash(_("Agreement confirmed."), "success")
@@ -140,7 +136,7 @@ def agreement_sign(batch_id: int, agreement_id: int):
 @requires(AGREEMENT_SIGN)
 def agreements_sign_all(batch_id: int):
     """Confirm every agreement of a contract year that waits for the actor's side."""
-    year = _int("year")
+    year = int_arg("year")
     try:
         if year is None:
             raise Invalid.one("year", "Choose a contract year within the purchase cycle.")
@@ -155,7 +151,7 @@ def agreements_sign_all(batch_id: int):
 @requires(BATCH_MANAGE)
 def agreements_renew(batch_id: int):
     """Open the next contract year: last year's signed agreements are proposed again."""
-    year = _int("year")
+    year = int_arg("year")
     try:
         if year is None:
             raise Invalid.one("year", "Choose a later contract year within the purchase cycle.")
@@ -180,7 +176,7 @@ def agreement_volume(batch_id: int, agreement_id: int):
         if not text.isdigit():
             raise Invalid.one("volume", "Enter a whole number of smallest units.")
         alloc.set_volume(session, acting(), agreement_id, int(text),
-                         expected_version=_int("version"))
+                         expected_version=int_arg("version"))
     except Invalid as exc:
         session.rollback()
         return _agreements_page(batch_id, exc.status, errors={agreement_id: exc.errors},

@@ -25,7 +25,7 @@ from core.permissions import PUBLIC, Actor
 from core.scoping import get_readable, readable_by
 from core.services import paginate
 from core.types import utcnow
-from core.web import acting, requires
+from core.web import acting, int_arg, requires
 from procurement import services, services_pages
 from procurement import services_allocation as alloc
 from procurement import services_award as award
@@ -128,10 +128,6 @@ add_tab(Tab("allocation", N_("Allocation"), "procurement.allocation", BATCH_MANA
             lambda b, a: _stage_at_least(b, A.choice)))
 
 
-def _int(name: str) -> int | None:
-    value = request.values.get(name, "").strip()
-    return int(value) if value.isdigit() else None
-
 
 def _rule_text(verdict: dict, params: Any, cap: Any) -> str:
     msgid = RULE_TEXT.get(verdict.get("rule", ""))
@@ -233,7 +229,7 @@ def publicity():
     session = get_session()
     stmt = readable_by(Batch, PUBLIC_ACTOR).where(
         Batch.status.in_(award.PUBLIC_RESULT_STATUSES)).order_by(Batch.id.desc())  # type: ignore[attr-defined]
-    page = paginate(session, stmt, _int("page") or 1, 20)
+    page = paginate(session, stmt, int_arg("page") or 1, 20)
     return render_template("procurement/publicity.html", page=page, batch=None,
                            products=services_pages.product_counts(
                                session, PUBLIC_ACTOR, [b.id for b in page.items]))
@@ -327,7 +323,7 @@ def region_finish(batch_id: int, bp_id: int):
 def regions_close(batch_id: int):
     """End the picking: unpicked regions are assigned, backups set; hospitals choose next."""
     try:
-        award.close_regions(get_session(), acting(), batch_id, expected_version=_int("version"))
+        award.close_regions(get_session(), acting(), batch_id, expected_version=int_arg("version"))
     except DomainError as exc:
         return _regions_page(batch_id, refused(exc))
     flash(_("Region selection is closed; hospitals choose their winners now."), "success")
@@ -460,12 +456,12 @@ def _allocation_page(batch_id: int, run_id: int | None = None, status: int = 200
     elif runs:
         run = runs[0]
     products = services.batch_products(session, actor, batch_id)
-    product_id = _int("product")
+    product_id = int_arg("product")
     lines = None
     if run is not None and statuses[run.id] in (RunStatus.optimal, RunStatus.published,
                                                 RunStatus.superseded):
         lines = alloc.run_lines(session, actor, run.id, product_id=product_id,
-                                page=_int("page") or 1, per_page=50)
+                                page=int_arg("page") or 1, per_page=50)
     active = any(s in (RunStatus.queued, RunStatus.running) for s in statuses.values())
     at_choice = batch.status == B.allocating and batch.award_stage == A.choice
     return batch_page(
@@ -514,7 +510,7 @@ def allocation_publish(batch_id: int, run_id: int):
             raise NotFound("%(object)s %(id)s not found",
                            params={"object": "AllocationRun", "id": run_id})
         rows = alloc.publish_run(get_session(), acting(), run_id,
-                                 expected_version=_int("version"))
+                                 expected_version=int_arg("version"))
     except DomainError as exc:
         return _allocation_page(batch_id, run_id, status=refused(exc))
     flash(_("%(n)s agreements are published for hospitals and companies to confirm.",
