@@ -29,6 +29,7 @@ from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, StaleVersion, Workflow
 from core.types import utcnow
+from listing import price_rules
 from listing.models import Product
 from procurement import allocation, services
 from procurement import services_award as award
@@ -362,9 +363,34 @@ def _term(batch: Batch, year: int) -> tuple[date | None, date | None]:
     return start, _add_years(start, 1) - timedelta(days=1)
 
 
-def unit_price(package_price: Decimal, units_per_package: int) -> Decimal:
-    """The price per smallest unit of the winner's own product, 4 places half-up."""
-    return (package_price / units_per_package).quantize(_Q4, rounding=ROUND_HALF_UP)
+def _amount_of_drug(content: Decimal | None, unit: str | None,
+                    volume_ml: Decimal | None) -> Decimal | None:
+    """Drug in one smallest unit: the content (in mg or IU) times the fill volume for a
+    concentration; None when the specification gives no content."""
+    if content is None or not unit:
+        return None
+    value, _dimension = price_rules.convert_content(content, unit)
+    return value * (volume_ml if volume_ml is not None else 1)
+
+
+def strength_ratio(bp: services.BatchProduct, product: Product) -> Decimal:
+    """How many of the batch product's smallest units (of the representative strength, the
+    unit volumes are reported and agreed in) one smallest unit of the winner's product is:
+    a 20 mg tablet is two 10 mg units. 1 when either side gives no content."""
+    rep = _amount_of_drug(bp.rep_content_value, bp.rep_content_unit, bp.rep_volume_ml)
+    own = _amount_of_drug(product.content_value, product.content_unit, product.volume_ml)
+    if rep is None or own is None or rep == 0:
+        return Decimal(1)
+    return own / rep
+
+
+def unit_price(package_price: Decimal, units_per_package: int,
+               ratio: Decimal = Decimal(1)) -> Decimal:
+    """The agreement's price per representative smallest unit: the winner's actual price per
+    smallest unit of its own product, divided by its strength ratio; 4 places half-up. So the
+    agreement's amount is what the hospital pays for the winner's packages, whatever their
+    strength (the unit comparable price is for comparing bids, not for paying)."""
+    return (package_price / units_per_package / ratio).quantize(_Q4, rounding=ROUND_HALF_UP)
 
 
 def publish_run(session: Session, actor: Actor, run_id: int, *,
@@ -389,14 +415,19 @@ def publish_run(session: Session, actor: Actor, run_id: int, *,
         raise Conflict("vbp_batch %(id)s is not at the choice step",
                        params={"id": batch.id}, current_status=batch.status.value)
     winners = {w.id: w for w in session.exec(select(Winner).where(Winner.batch_id == batch.id))}
-    per_pack = dict(session.exec(select(Product.id, Product.units_per_package).where(
-        Product.id.in_({w.product_id for w in winners.values()}))).all())  # type: ignore[union-attr]
+    products = {p.id: p for p in session.exec(select(Product).where(
+        Product.id.in_({w.product_id for w in winners.values()})))}  # type: ignore[union-attr]
+    batch_products = {bp.id: bp for bp in services.batch_products(session, actor, batch.id)}
+    prices = {w.id: unit_price(w.package_price, products[w.product_id].units_per_package,
+                               strength_ratio(batch_products[w.batch_product_id],
+                                              products[w.product_id]))
+              for w in winners.values()}
     starts_on, ends_on = _term(batch, 1)
     now = utcnow()
     rows = []
     for line in session.exec(select(AllocationLine).where(AllocationLine.run_id == run.id)):
         w = winners[line.winner_id]
-        price = unit_price(w.package_price, per_pack[w.product_id])
+        price = prices[w.id]
         rows.append({"batch_id": batch.id, "batch_product_id": line.batch_product_id,
                      "hospital_id": line.hospital_id, "enterprise_id": w.org_id,
                      "winner_id": w.id, "year": 1, "starts_on": starts_on, "ends_on": ends_on,

@@ -249,3 +249,27 @@ def test_agreement_transition_table(app, session, world, status, side):
         assert exc.value.status == 409
         session.refresh(a)
         assert a.status == status and a.version == version
+
+
+@pytest.mark.parametrize(("rep", "own", "package", "units", "expected"), [
+    # (rep content, unit, ml), (own content, unit, ml), package price, units, price per rep unit
+    ((D("10"), "mg", None), (D("10"), "mg", None), D("7.00"), 14, D("0.5000")),
+    ((D("10"), "mg", None), (D("20"), "mg", None), D("14.00"), 14, D("0.5000")),  # 2 units
+    ((D("0.5"), "g", None), (D("250"), "mg", None), D("3.00"), 12, D("0.5000")),  # ½ unit
+    ((D("2"), "mg", D("5")), (D("2"), "mg", D("10")), D("8.00"), 4, D("1.0000")),  # 2 × fill
+    ((None, None, None), (D("20"), "mg", None), D("9.00"), 10, D("0.9000")),  # no rep content
+])
+def test_agreement_prices_are_per_representative_unit(rep, own, package, units, expected):
+    from listing.models import Product
+    from procurement.models import BatchProduct
+
+    bp = BatchProduct(batch_id=1, code="P01", generic_name="x", dosage_form="普通片",
+                      rep_content_value=rep[0], rep_content_unit=rep[1], rep_volume_ml=rep[2],
+                      smallest_unit="片", max_ucp=D("9"))
+    product = Product(code="X", generic_name="x", content_value=own[0], content_unit=own[1],
+                      volume_ml=own[2], units_per_package=units)
+    price = alloc.unit_price(package, units, alloc.strength_ratio(bp, product))
+    assert price == expected
+    # What the hospital pays for 1,000 representative units is what it pays for the packages.
+    packages = D(1000) / alloc.strength_ratio(bp, product) / units
+    assert price * 1000 == (package * packages).quantize(D("0.0001"))
