@@ -150,7 +150,8 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
         row.locator("form.bid-form button[type=submit]").click()
         expect(company.locator(".flash-success").first).to_be_visible()
     bureau.goto(f"/procurement/batches/{batch.id}/bids")
-    expect(bureau.locator(".badge-sealed").first).to_be_visible()
+    # Package price, ucp and capacity of both bids: sealed.
+    expect(bureau.locator("tbody .badge-sealed")).to_have_count(6)
     assert "60.00" not in bureau.content() and "0.5000" not in bureau.content()
     bureau.screenshot(path=str(artifacts / "procurement_bids_sealed.png"), full_page=True)
 
