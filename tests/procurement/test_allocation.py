@@ -358,7 +358,8 @@ def small_problems(draw, max_hospitals: int = 3, max_winners: int = 3, max_volum
         for e in ents:
             winners.append(Winner(product, e, D(draw(st.sampled_from(PRICES))),
                                   draw(st.one_of(st.none(), st.integers(0, 3 * max_volume))),
-                                  D(draw(st.sampled_from(SHARES)))))
+                                  D(draw(st.sampled_from(SHARES))),
+                                  draw(st.sampled_from([0, 0, 0, 1, 3]))))
         for h in range(draw(st.integers(1, max_hospitals))):
             hospital = f"H{h}"
             demands.append(Demand(hospital, product, draw(st.integers(0, max_volume))))
@@ -387,8 +388,9 @@ def _allowed(problem: Problem):
     return out
 
 
-def _floor(share: Decimal, total: int) -> int:
-    return math.ceil(share * total)  # exact: Decimal.__ceil__
+def _floor(w: Winner, total: int) -> int:
+    # The larger of the share floor (exact: Decimal.__ceil__) and the floor in units.
+    return max(math.ceil(w.min_share * total), w.min_units)
 
 
 def _brute_force(problem: Problem) -> tuple[int, Decimal] | None:
@@ -402,7 +404,7 @@ def _brute_force(problem: Problem) -> tuple[int, Decimal] | None:
         keys = [k for k in allowed if k[0] == product]
         ws = {w.enterprise: w for w in problem.winners if w.product == product}
         total = sum(vol[k] for k in keys)
-        floors = {e: _floor(w.min_share, total) for e, w in ws.items()}
+        floors = {e: _floor(w, total) for e, w in ws.items()}
 
         def splits(v: int, n: int):
             if n == 0:
@@ -458,7 +460,7 @@ def _assert_feasible(problem: Problem, result: Allocation) -> None:
         used = load.get((w.product, w.enterprise), 0)
         total = sum(d.volume for d in problem.demands if d.product == w.product)
         assert w.capacity is None or used <= w.capacity
-        assert used >= _floor(w.min_share, total)
+        assert used >= _floor(w, total)
     assert pen == result.rank_penalty
     assert result.total_cost_fen == sum(
         line_amount_fen(v, next(w.unit_price for w in problem.winners

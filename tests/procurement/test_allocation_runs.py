@@ -273,3 +273,39 @@ def test_agreement_prices_are_per_representative_unit(rep, own, package, units, 
     # What the hospital pays for 1,000 representative units is what it pays for the packages.
     packages = D(1000) / alloc.strength_ratio(bp, product) / units
     assert price * 1000 == (package * packages).quantize(D("0.0001"))
+
+
+def test_progress_is_stored_after_every_step(session):
+    """Three products, solved one per step: the run's progress reads 1, 2, 3 of 3 from the
+    short transactions the job writes it in, then the outcome is stored."""
+    c = cast(session, cities=("330106",), companies=1)
+    batch, bps = batch_in_bidding(session, c, products=3)
+    for bp in bps:
+        report(session, c, bp, [100])
+    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    for bp in bps:
+        bid(session, c.companies[0], bp, "0.50")
+    to_allocating(session, c, batch)
+    for bp in bps:
+        award.pick_region(session, c.companies[0].op, bp.id, "330100")
+    award.close_regions(session, c.manager, batch.id)
+    r = alloc.start_run(session, c.manager, batch.id)
+    assert (r.status, r.products_total, r.products_done) == (RunStatus.queued, 3, 0)
+
+    loaded = alloc.load_run(session, r.id)
+    assert session.get(AllocationRun, r.id).status == RunStatus.running
+    seen = []
+
+    def write(fn):
+        fn(session)
+        session.expire_all()
+        seen.append(session.get(AllocationRun, r.id).products_done)
+
+    solved = alloc.solve_run(loaded, write)
+    assert seen == [1, 2, 3]
+    assert alloc.store_run(session, solved, r.id)["status"] == "optimal"
+    session.expire_all()
+    done = session.get(AllocationRun, r.id)
+    assert (done.status, done.products_done, done.agreed_units) == (RunStatus.optimal, 3, 150)
+    # A repeated store (a redelivered job) changes nothing.
+    assert alloc.store_run(session, solved, r.id) == {"skipped": "optimal"}
