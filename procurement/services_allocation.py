@@ -22,7 +22,7 @@ from sqlmodel import Session, func, select
 
 from core import audit, jobs
 from core.errors import Conflict, Forbidden, Invalid
-from core.models import Job, JobStatus, Organisation
+from core.models import Job, JobStatus, Organisation, OrgKind
 from core.money import line_amount_fen
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
@@ -524,27 +524,27 @@ def sign(session: Session, actor: Actor, agreement_id: int, *,
 
 
 def sign_all(session: Session, actor: Actor, batch_id: int, year: int) -> int:
-    """Confirm every agreement of the year that waits for the caller's side; returns how many."""
+    """Confirm every agreement of the year that waits for the caller's side, in bulk (a
+    company may hold tens of thousands); returns how many."""
     require(actor, AGREEMENT_SIGN)
     batch = services.get_batch(session, actor, batch_id)
     if not 1 <= year <= batch.cycle_years:
         raise Invalid.one("year", "Choose a contract year within the purchase cycle.")
-    if actor.org_id is None:
+    if batch.status not in (B.allocating, B.executing):
+        raise Conflict("agreements of vbp_batch %(id)s are not open for signing",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    if actor.org_kind == OrgKind.hospital:
+        action, party, stamp = "sign_hospital", AgreementRow.hospital_id, "hospital_signed"
+    elif actor.org_kind == OrgKind.enterprise:
+        action, party, stamp = "sign_enterprise", AgreementRow.enterprise_id, "enterprise_signed"
+    else:
         raise Forbidden("only the hospital and the company of an agreement confirm it")
-    waiting = session.exec(readable_by(AgreementRow, actor).where(
-        AgreementRow.batch_id == batch_id, AgreementRow.year == year,
-        sa.or_(sa.and_(AgreementRow.hospital_id == actor.org_id,
-                       AgreementRow.hospital_signed_at.is_(None)),  # type: ignore[union-attr]
-               sa.and_(AgreementRow.enterprise_id == actor.org_id,
-                       AgreementRow.enterprise_signed_at.is_(None))))  # type: ignore[union-attr]
-        .order_by(AgreementRow.id)).all()
-    if waiting:
-        _signable(session, actor, waiting[0])  # one batch: checked once
-    for agreement in waiting:
-        action = _party_action(actor, agreement)
-        AGREEMENT_FLOW.transition(session, agreement, action, actor,
-                                  before_commit=_stamp(actor, action))
-    return len(waiting)
+    moved = AGREEMENT_FLOW.transition_all(
+        session, AgreementRow,
+        [AgreementRow.batch_id == batch.id, AgreementRow.year == year, party == actor.org_id],
+        action, actor, values={f"{stamp}_at": utcnow(), f"{stamp}_by": actor.user_id},
+        details={"batch_id": batch.id, "year": year})
+    return len(moved)
 
 
 def renew(session: Session, actor: Actor, batch_id: int, year: int) -> int:

@@ -127,3 +127,47 @@ def test_concurrent_update_from_stale_copy_is_conflict(app, session):
         other.rollback()
         other.close()
     assert issubclass(StaleVersion, Conflict)
+
+
+def test_transition_all_moves_in_bulk_with_one_audit_record_per_chunk(session):
+    bureau = make_org(session, OrgKind.bureau, region="330000")
+    actor = actor_for_user(session, make_user(session, bureau, "org_admin"))
+    orgs = [make_org(session, OrgKind.enterprise, region="330106") for _ in range(5)]
+    already = orgs[4]
+    services.ORG_WORKFLOW.transition(session, already, "suspend", actor)
+    versions = {o.id: o.version for o in orgs}
+    seen = []
+
+    def receiver(sender, **kw):
+        seen.append((sender, kw["action"], kw["ids"]))
+
+    ids = [o.id for o in orgs]
+    status_changed.connect(receiver)
+    try:
+        moved = services.ORG_WORKFLOW.transition_all(
+            session, Organisation, [Organisation.id.in_(ids)], "suspend", actor,
+            details={"reason": "bulk"}, chunk=3)
+    finally:
+        status_changed.disconnect(receiver)
+    assert moved == sorted(ids[:4])  # the suspended one is left alone
+    for o in orgs:
+        row = session.get(Organisation, o.id)
+        assert row.status == OrgStatus.suspended
+        assert row.version == versions[o.id] + (0 if o is already else 1)
+        if o is not already:
+            assert row.status_changed_by == actor.user_id
+    records = session.exec(select(AuditLog).where(AuditLog.action == "organisation.suspend",
+                                                  AuditLog.object_id.is_(None))
+                           .order_by(AuditLog.seq)).all()
+    assert [r.after["ids"] for r in records] == [sorted(ids[:4])[:3], sorted(ids[:4])[3:]]
+    assert {r.after["reason"] for r in records} == {"bulk"}
+    assert seen == [("organisation", "suspend", sorted(ids[:4]))]
+    # Nothing left to move; an unknown action and a caller without the permission are refused.
+    assert services.ORG_WORKFLOW.transition_all(
+        session, Organisation, [Organisation.id.in_(ids)], "suspend", actor) == []
+    with pytest.raises(IllegalTransition):
+        services.ORG_WORKFLOW.transition_all(session, Organisation, [], "explode", actor)
+    viewer = actor_for_user(session, make_user(session, bureau, "viewer"))
+    with pytest.raises(Forbidden):
+        services.ORG_WORKFLOW.transition_all(
+            session, Organisation, [Organisation.id.in_(ids)], "activate", viewer)
