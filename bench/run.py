@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ["bench.core_requests", "bench.listing_search", "bench.listing_import",
-              "bench.allocation"]
+              "bench.allocation", "bench.agreements_sign"]
 
 if __name__ == "__main__":
     failed = 0
