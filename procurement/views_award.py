@@ -43,6 +43,7 @@ from procurement.permissions import (
     BATCH_READ,
     CHOICE_EDIT,
     REGION_PICK,
+    REPORT_OVERVIEW,
 )
 from procurement.views import Tab, add_tab, batch_page, bp, local_input, local_to_utc, refused
 
@@ -124,7 +125,7 @@ add_tab(Tab("regions", N_("Supply regions"), "procurement.regions", BATCH_READ,
 add_tab(Tab("choices", N_("Hospital choice"), "procurement.choices", BATCH_READ,
             lambda b, a: (a.org_kind == OrgKind.hospital and _stage_at_least(b, A.choice))
             or (a.can(BATCH_MANAGE) and _stage_at_least(b, A.regions))))
-add_tab(Tab("allocation", N_("Allocation"), "procurement.allocation", BATCH_MANAGE,
+add_tab(Tab("allocation", N_("Allocation"), "procurement.allocation", REPORT_OVERVIEW,
             lambda b, a: _stage_at_least(b, A.choice)))
 
 
@@ -475,14 +476,14 @@ def _allocation_page(batch_id: int, run_id: int | None = None, status: int = 200
 
 
 @bp.route("/batches/<int:batch_id>/allocation")
-@requires(BATCH_MANAGE)
+@requires(REPORT_OVERVIEW)
 def allocation(batch_id: int):
     """The batch's allocation runs, the latest with its figures and agreed volumes."""
     return _allocation_page(batch_id)
 
 
 @bp.route("/batches/<int:batch_id>/allocation/<int:run_id>")
-@requires(BATCH_MANAGE)
+@requires(REPORT_OVERVIEW)
 def allocation_run(batch_id: int, run_id: int):
     """One allocation run: progress, figures, diagnosis and its agreed volumes."""
     return _allocation_page(batch_id, run_id)

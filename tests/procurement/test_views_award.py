@@ -383,8 +383,13 @@ def test_an_allocation_run_from_the_page_to_its_figures(app, client, session, wo
                       {ids[world.w2.org.id]: 1, ids[world.w1.org.id]: 2})
     session.flush()
     b = f"/procurement/batches/{world.batch.id}"
-    for who in (world.h1, world.w1, world.viewer):
+    for who in (world.h1, world.w1):
         assert statuses(client, session, who, [f"{b}/allocation"]) == {f"{b}/allocation": 403}
+    # A bureau viewer reads the runs but cannot start or publish one.
+    assert statuses(client, session, world.viewer, [f"{b}/allocation"]) == {
+        f"{b}/allocation": 200}
+    assert 'id="start-run"' not in html(client.get(f"{b}/allocation"))
+    assert post(client, f"{b}/allocation/start").status_code == 403
     as_(client, session, world.manager)
     page = html(client.get(f"{b}/allocation"))
     assert "No allocation run yet." in page and 'id="start-run"' in page
