@@ -42,6 +42,16 @@ class Versioned(SQLModel):
         return {"version_id_col": cls.__table__.c.version}
 
 
+class Stamped(SQLModel):
+    """When a stateful row was created and last changed, and who last moved its status
+    (``core.states.Workflow`` stamps the last two)."""
+
+    created_at: datetime = ts_field()
+    updated_at: datetime = ts_field()
+    status_changed_at: datetime | None = ts_field(nullable=True)
+    status_changed_by: int | None = Field(default=None)
+
+
 class OrgKind(str, enum.Enum):
     """Kinds of organisation on the platform."""
 
@@ -56,7 +66,7 @@ class OrgStatus(str, enum.Enum):
     suspended = "suspended"
 
 
-class Organisation(Versioned, table=True):
+class Organisation(Versioned, Stamped, table=True):
     """An organisation (机构) using the platform; its code is validated for its kind."""
 
     __tablename__ = "organisation"
@@ -71,10 +81,6 @@ class Organisation(Versioned, table=True):
     contact_name: str | None = Field(default=None, max_length=60)
     contact_phone: str | None = Field(default=None, max_length=40)
     address: str | None = Field(default=None, max_length=300)
-    created_at: datetime = ts_field()
-    updated_at: datetime = ts_field()
-    status_changed_at: datetime | None = ts_field(nullable=True)
-    status_changed_by: int | None = Field(default=None)
 
 
 class Role(str, enum.Enum):

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.models import Versioned, enum_field, ts_field
+from core.models import Stamped, Versioned, enum_field, ts_field
 from core.money import Price
 from core.permissions import Actor
 
@@ -163,7 +163,7 @@ class ApplicationStatus(str, enum.Enum):
     withdrawn = "withdrawn"
 
 
-class Application(Versioned, table=True):
+class Application(Versioned, Stamped, table=True):
     """A listing application (挂网申请): one product × applicant × kind, through review and 公示."""
 
     __tablename__ = "listing_application"
@@ -195,10 +195,6 @@ class Application(Versioned, table=True):
     check_passed: bool | None = Field(default=None)  # the latest price check
     check_cap: Decimal | None = Field(default=None, sa_type=Price())
     created_by: int | None = Field(default=None)
-    created_at: datetime = ts_field()
-    updated_at: datetime = ts_field()
-    status_changed_at: datetime | None = ts_field(nullable=True)
-    status_changed_by: int | None = Field(default=None)
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
@@ -251,7 +247,7 @@ class ObjectionStatus(str, enum.Enum):
     dismissed = "dismissed"  # 异议不成立
 
 
-class Objection(Versioned, table=True):
+class Objection(Versioned, Stamped, table=True):
     """An objection (异议) raised against an application during its publicity window."""
 
     __tablename__ = "objection"
@@ -263,10 +259,6 @@ class Objection(Versioned, table=True):
     reason: str = Field(sa_type=sa.Text)
     resolution: str | None = Field(default=None, sa_type=sa.Text)
     created_by: int | None = Field(default=None)
-    created_at: datetime = ts_field()
-    updated_at: datetime = ts_field()
-    status_changed_at: datetime | None = ts_field(nullable=True)
-    status_changed_by: int | None = Field(default=None)
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.models import Versioned, enum_field, ts_field
+from core.models import Stamped, Versioned, enum_field, ts_field
 from core.money import Price
 from core.permissions import Actor
 
@@ -36,7 +36,7 @@ class AwardStage(str, enum.Enum):
     agreements = "agreements"  # the allocation is published as agreements to sign
 
 
-class Batch(Versioned, table=True):
+class Batch(Versioned, Stamped, table=True):
     """A volume-based procurement batch (集采批次), bound to one version of the rule set."""
 
     __tablename__ = "vbp_batch"
@@ -53,10 +53,6 @@ class Batch(Versioned, table=True):
     cycle_years: int = Field(default=2, nullable=False)
     note: str | None = Field(default=None, sa_type=sa.Text)
     created_by: int | None = Field(default=None)
-    created_at: datetime = ts_field()
-    updated_at: datetime = ts_field()
-    status_changed_at: datetime | None = ts_field(nullable=True)
-    status_changed_by: int | None = Field(default=None)
     #: While ``allocating``: regions → choice → agreements (``AWARD_FLOW``).
     award_stage: AwardStage | None = enum_field(AwardStage, nullable=True)
     #: Hospitals rank winners until then (optional; the bureau's allocation run also freezes).
@@ -328,7 +324,7 @@ class AgreementStatus(str, enum.Enum):
     signed = "signed"
 
 
-class Agreement(Versioned, table=True):
+class Agreement(Versioned, Stamped, table=True):
     """A purchase agreement (采购协议) of one contract year: a hospital's agreed volume of a
     product from one winner, confirmed online by both sides. Renewals (续签) are new rows of
     the next year, never below the previous year's volume."""
@@ -357,10 +353,6 @@ class Agreement(Versioned, table=True):
     hospital_signed_by: int | None = Field(default=None)
     enterprise_signed_at: datetime | None = ts_field(nullable=True)
     enterprise_signed_by: int | None = Field(default=None)
-    created_at: datetime = ts_field()
-    updated_at: datetime = ts_field()
-    status_changed_at: datetime | None = ts_field(nullable=True)
-    status_changed_by: int | None = Field(default=None)
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
