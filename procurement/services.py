@@ -21,7 +21,7 @@ from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, StaleVersion, Workflow
 from core.tabular import Column, read_table, template_xlsx
-from core.types import utcnow
+from core.types import LOCAL_TZ, utcnow
 from listing import price_rules
 from listing import services as listing_services
 from listing.models import Product, ProductStatus
@@ -186,7 +186,7 @@ def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
         if action == "close_bidding" and (batch.bid_closes_at is None
                                           or now < batch.bid_closes_at):
             raise Conflict("bidding of vbp_batch %(id)s closes at %(at)s",
-                           params={"id": batch.id, "at": str(batch.bid_closes_at)},
+                           params={"id": batch.id, "at": _local_time(batch.bid_closes_at)},
                            current_status=batch.status.value)
         if action == "publicize":
             _check_selected(session, batch)
@@ -196,6 +196,11 @@ def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
     return BATCH_FLOW.transition(
         session, batch, action, actor, expected_version=expected_version,
         before_commit=lambda b: setattr(b, "award_stage", stage.get(action, b.award_stage)))
+
+
+def _local_time(value: datetime | None) -> str:
+    """An instant as the bureau reads it: Beijing time to the minute."""
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def _check_selected(session: Session, batch: Batch) -> None:

@@ -55,9 +55,10 @@ def test_batch_lifecycle_checks_and_audit(session, cast):
     assert batch.status == BatchStatus.draft and batch.rule_version == 1
     for action in ("open_reporting", "open_bidding"):
         services.move_batch(session, cast.manager, batch.id, action)
-    with pytest.raises(Conflict):  # the window has not closed yet
+    with pytest.raises(Conflict) as early:  # the window has not closed yet
         services.move_batch(session, cast.manager, batch.id, "close_bidding",
                             now=CLOSES - timedelta(seconds=1))
+    assert "closes at 2026-03-22 09:00" in early.value.detail  # Beijing time
     services.move_batch(session, cast.manager, batch.id, "close_bidding", now=CLOSES)
     with pytest.raises(Conflict):  # the winners are not selected yet
         services.move_batch(session, cast.manager, batch.id, "publicize")
