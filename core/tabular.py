@@ -229,19 +229,27 @@ def _safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
-def errors_csv(errors: Iterable[FieldError | dict[str, Any]]) -> bytes:
-    """The downloadable error report: UTF-8 CSV with a BOM (so Excel shows Chinese) and the
-    columns ``row,field,message``."""
+def rows_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A downloadable table: UTF-8 CSV with a BOM (so Excel shows Chinese), CRLF lines, and
+    text that would start a formula quoted so a spreadsheet shows it as text."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["row", "field", "message"])
-    for err in errors:
-        if isinstance(err, FieldError):
-            row, field, message = err.row, err.field, err.message
-        else:
-            row, field, message = err.get("row"), err.get("field"), err.get("message")
-        writer.writerow(["" if row is None else row, _safe_cell(field), _safe_cell(message)])
+    writer.writerow([_safe_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([v if isinstance(v, int) else _safe_cell(v) for v in row])
     return _UTF8_BOM + buf.getvalue().encode("utf-8")
+
+
+def errors_csv(errors: Iterable[FieldError | dict[str, Any]]) -> bytes:
+    """The downloadable error report, with the columns ``row,field,message``."""
+    def rows() -> Iterator[list[Any]]:
+        for err in errors:
+            if isinstance(err, FieldError):
+                row, field, message = err.row, err.field, err.message
+            else:
+                row, field, message = err.get("row"), err.get("field"), err.get("message")
+            yield ["" if row is None else row, field, message]
+    return rows_csv(["row", "field", "message"], rows())
 
 
 def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data",

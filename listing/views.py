@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
     Flask,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,7 +23,7 @@ from core.models import Organisation
 from core.nav import NavItem, register
 from core.permissions import PUBLIC
 from core.types import utcnow
-from core.web import acting, attempt, current_actor, enum_arg, int_arg, requires
+from core.web import acting, attempt, current_actor, download, enum_arg, int_arg, requires
 from listing import services
 from listing.models import (
     Application,
@@ -370,14 +368,8 @@ def application_assign(app_id: int):
 def attachment(attachment_id: int):
     """An evidence file, only for its uploader's organisation and the bureau."""
     att, data = services.read_attachment(get_session(), acting(), _store(), attachment_id)
-    response = make_response(data)
-    response.headers["Content-Type"] = att.content_type
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    disposition = "inline" if att.content_type == "application/pdf" else "attachment"
-    response.headers["Content-Disposition"] = \
-        f"{disposition}; filename*=UTF-8''{quote(att.filename)}"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download(data, att.filename, att.content_type,
+                    inline=att.content_type == "application/pdf")
 
 
 # --- objections -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.db import get_session
@@ -12,19 +12,11 @@ from core.errors import Invalid
 from core.forms import parse
 from core.rules import history as rule_history
 from core.types import local_today
-from core.web import acting, attempt, enum_arg, int_arg, requires
+from core.web import acting, attempt, download, enum_arg, int_arg, requires
 from listing import services, services_catalogue
 from listing.models import ImportKind, ImportStatus, ProductKind
 from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ, RULES_MANAGE
 from listing.views import bp
-
-
-def _download(data: bytes, filename: str, content_type: str) -> Any:
-    response = make_response(data)
-    response.headers["Content-Type"] = content_type
-    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
-    return response
-
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -84,7 +76,7 @@ def import_detail(batch_id: int):
 @requires(CATALOGUE_IMPORT)
 def import_report(batch_id: int):
     batch = services_catalogue.get_import_batch(get_session(), acting(), batch_id)
-    return _download(services_catalogue.import_report_csv(batch),
+    return download(services_catalogue.import_report_csv(batch),
                      f"import-{batch.id}-report.csv", "text/csv; charset=utf-8")
 
 
@@ -92,9 +84,9 @@ def import_report(batch_id: int):
 @requires(CATALOGUE_IMPORT)
 def import_template(kind: str):
     if kind == ImportKind.reference_prices.value:
-        return _download(services_catalogue.reference_template_xlsx(),
+        return download(services_catalogue.reference_template_xlsx(),
                          "reference-prices-template.xlsx", XLSX)
-    return _download(services_catalogue.product_template_xlsx(), "products-template.xlsx", XLSX)
+    return download(services_catalogue.product_template_xlsx(), "products-template.xlsx", XLSX)
 
 
 # --- price rules ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
@@ -23,11 +24,12 @@ from sqlmodel import Session, func, select
 from core import audit, jobs
 from core.errors import Conflict, Forbidden, Invalid
 from core.models import Job, JobStatus, Organisation, OrgKind
-from core.money import line_amount_fen
+from core.money import fen_to_yuan, line_amount_fen
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, StaleVersion, Workflow
+from core.tabular import rows_csv
 from core.types import utcnow
 from listing import price_rules
 from listing.models import Product
@@ -324,14 +326,11 @@ class LineView:
     volume: int
 
 
-def run_lines(session: Session, actor: Actor, run_id: int, *, product_id: int | None = None,
-              page: int = 1, per_page: int = 100) -> Page:
-    """The agreed volumes of a run, product by product (bureau only)."""
-    run = _run(session, actor, run_id)
+def _lines_stmt(run: AllocationRun, product_id: int | None) -> Any:
     hosp = sa.orm.aliased(Organisation)
     ent = sa.orm.aliased(Organisation)
     stmt = (select(services.BatchProduct.code, services.BatchProduct.generic_name, hosp.name,
-                   hosp.code, ent.name, AllocationLine.volume)
+                   hosp.code, ent.name, AllocationLine.volume, ent.code)
             .join(services.BatchProduct,
                   services.BatchProduct.id == AllocationLine.batch_product_id)
             .join(hosp, hosp.id == AllocationLine.hospital_id)
@@ -340,10 +339,27 @@ def run_lines(session: Session, actor: Actor, run_id: int, *, product_id: int | 
             .where(AllocationLine.run_id == run.id))
     if product_id is not None:
         stmt = stmt.where(AllocationLine.batch_product_id == product_id)
-    stmt = stmt.order_by(services.BatchProduct.code, hosp.code, ent.code)
-    result = paginate(session, stmt, page, per_page)
-    result.items = [LineView(*row) for row in result.items]
+    return stmt.order_by(services.BatchProduct.code, hosp.code, ent.code)
+
+
+def run_lines(session: Session, actor: Actor, run_id: int, *, product_id: int | None = None,
+              page: int = 1, per_page: int = 100) -> Page:
+    """The agreed volumes of a run, product by product (bureau only); ``product_id`` is a
+    batch product's id."""
+    run = _run(session, actor, run_id)
+    result = paginate(session, _lines_stmt(run, product_id), page, per_page)
+    result.items = [LineView(*row[:6]) for row in result.items]
     return result
+
+
+def run_lines_csv(session: Session, actor: Actor, run_id: int) -> bytes:
+    """Every agreed volume of a run as a CSV the bureau publishes or checks in Excel."""
+    run = _run(session, actor, run_id)
+    rows = ([code, name, h_code, h_name, e_code, e_name, volume]
+            for code, name, h_name, h_code, e_name, volume, e_code
+            in session.exec(_lines_stmt(run, None)))
+    return rows_csv(["product_code", "generic_name", "hospital_code", "hospital",
+                     "enterprise_code", "enterprise", "volume"], rows)
 
 
 # --- agreements -------------------------------------------------------------------------------
@@ -469,6 +485,36 @@ def list_agreements(session: Session, actor: Actor, batch_id: int, *, year: int 
     return paginate(session, stmt.order_by(AgreementRow.year, AgreementRow.batch_product_id,
                                            AgreementRow.hospital_id, AgreementRow.winner_id),
                     page, per_page)
+
+
+def agreements_csv(session: Session, actor: Actor, batch_id: int, *,
+                   year: int | None = None, status: AgreementStatus | None = None) -> bytes:
+    """The agreements the caller is party to (the bureau: all) as a CSV, amounts in yuan."""
+    services.get_batch(session, actor, batch_id)
+    hosp = sa.orm.aliased(Organisation)
+    ent = sa.orm.aliased(Organisation)
+    scope = readable_by(AgreementRow, actor).where(AgreementRow.batch_id == batch_id)
+    if year is not None:
+        scope = scope.where(AgreementRow.year == year)
+    if status is not None:
+        scope = scope.where(AgreementRow.status == status)
+    sub = scope.subquery()
+    stmt = (select(services.BatchProduct.code, services.BatchProduct.generic_name, hosp.code,
+                   hosp.name, ent.code, ent.name, sub.c.year, sub.c.starts_on, sub.c.ends_on,
+                   sub.c.volume, sub.c.unit_price, sub.c.amount_fen, sub.c.status)
+            .join(services.BatchProduct, services.BatchProduct.id == sub.c.batch_product_id)
+            .join(hosp, hosp.id == sub.c.hospital_id)
+            .join(ent, ent.id == sub.c.enterprise_id)
+            .order_by(sub.c.year, services.BatchProduct.code, hosp.code, ent.code))
+    rows = ([code, name, h_code, h_name, e_code, e_name, yr,
+             starts.isoformat() if starts else "", ends.isoformat() if ends else "", volume,
+             format(price, "f"), format(fen_to_yuan(fen), "f"),
+             st.value if hasattr(st, "value") else st]
+            for code, name, h_code, h_name, e_code, e_name, yr, starts, ends, volume, price,
+            fen, st in session.exec(stmt))
+    return rows_csv(["product_code", "generic_name", "hospital_code", "hospital",
+                     "enterprise_code", "enterprise", "year", "starts_on", "ends_on", "volume",
+                     "unit_price", "amount_yuan", "status"], rows)
 
 
 def agreement_summary(session: Session, actor: Actor, batch_id: int) -> dict:

@@ -21,7 +21,7 @@ from core.models import Organisation, OrgKind, User
 from core.money import format_fen, format_price
 from core.permissions import Actor
 from core.scoping import readable_by
-from core.web import acting, int_arg, requires
+from core.web import acting, download, int_arg, requires
 from procurement import services
 from procurement import services_allocation as alloc
 from procurement.models import Agreement, AgreementStatus, AwardStage, BatchStatus
@@ -107,6 +107,18 @@ def _agreements_page(batch_id: int, status: int = 200, *, errors: dict[int, list
 def agreements(batch_id: int):
     """The agreements the actor is party to (the bureau: all), by year and status."""
     return _agreements_page(batch_id)
+
+
+@bp.route("/batches/<int:batch_id>/agreements.csv")
+@requires(AGREEMENT_READ)
+def agreements_csv(batch_id: int):
+    """The agreements of the page (same year and status filter) as a CSV for Excel."""
+    session = get_session()
+    actor = acting()
+    batch = services.get_batch(session, actor, batch_id)
+    data = alloc.agreements_csv(session, actor, batch_id, year=int_arg("year"),
+                                status=_status_arg())
+    return download(data, f"{batch.code}-agreements.csv", "text/csv; charset=utf-8")
 
 
 def _back(batch_id: int) -> Any:

@@ -25,7 +25,7 @@ from core.permissions import PUBLIC, Actor
 from core.scoping import get_readable, readable_by
 from core.services import paginate
 from core.types import utcnow
-from core.web import acting, int_arg, requires
+from core.web import acting, download, int_arg, requires
 from procurement import services, services_pages
 from procurement import services_allocation as alloc
 from procurement import services_award as award
@@ -487,6 +487,21 @@ def allocation(batch_id: int):
 def allocation_run(batch_id: int, run_id: int):
     """One allocation run: progress, figures, diagnosis and its agreed volumes."""
     return _allocation_page(batch_id, run_id)
+
+
+@bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/lines.csv")
+@requires(REPORT_OVERVIEW)
+def allocation_lines_csv(batch_id: int, run_id: int):
+    """Every agreed volume of a run as a CSV for Excel."""
+    session = get_session()
+    actor = acting()
+    batch = services.get_batch(session, actor, batch_id)
+    run = alloc.get_run(session, actor, run_id)
+    if run.batch_id != batch_id:
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": "AllocationRun", "id": run_id})
+    return download(alloc.run_lines_csv(session, actor, run_id),
+                    f"{batch.code}-allocation-{run.id}.csv", "text/csv; charset=utf-8")
 
 
 @bp.route("/batches/<int:batch_id>/allocation/start", methods=["POST"])

@@ -3,16 +3,15 @@ uploaded from the Excel template — and the bureau's overview with the hospital
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
-from flask import flash, make_response, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from core.db import get_session
 from core.errors import DomainError, FieldError, Invalid
 from core.forms import parse
 from core.models import OrgKind
-from core.web import acting, requires
+from core.web import acting, download, requires
 from procurement import services, services_pages
 from procurement.permissions import BATCH_MANAGE, REPORT_EDIT, REPORT_OVERVIEW, REPORT_READ
 from procurement.views import batch_page, bp, refused
@@ -113,11 +112,8 @@ def report_template(batch_id: int):
     session = get_session()
     actor = acting()
     batch = services.get_batch(session, actor, batch_id)
-    response = make_response(services.report_template_xlsx(session, actor, batch_id))
-    response.headers["Content-Type"] = XLSX
-    response.headers["Content-Disposition"] = \
-        f"attachment; filename*=UTF-8''{quote(batch.code + '-volume-report.xlsx')}"
-    return response
+    return download(services.report_template_xlsx(session, actor, batch_id),
+                    f"{batch.code}-volume-report.xlsx", XLSX)
 
 
 @bp.route("/batches/<int:batch_id>/report/upload", methods=["POST"])

@@ -309,3 +309,34 @@ def test_progress_is_stored_after_every_step(session):
     assert (done.status, done.products_done, done.agreed_units) == (RunStatus.optimal, 3, 150)
     # A repeated store (a redelivered job) changes nothing.
     assert alloc.store_run(session, solved, r.id) == {"skipped": "optimal"}
+
+
+def test_exports_as_csv(app, session, world):
+    """The run's agreed volumes (bureau) and the agreements in each party's scope as CSV."""
+    import csv
+    import io
+
+    c, batch, bp = world
+    r = run(app, session, c, batch)
+    alloc.publish_run(session, c.manager, r.id)
+
+    def table(data: bytes) -> list[list[str]]:
+        assert data.startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads the Chinese names
+        return list(csv.reader(io.StringIO(data[3:].decode("utf-8"))))
+
+    header, *lines = table(alloc.run_lines_csv(session, c.manager, r.id))
+    assert header == ["product_code", "generic_name", "hospital_code", "hospital",
+                      "enterprise_code", "enterprise", "volume"]
+    h1, h2 = c.hospitals
+    w1 = c.companies[0]
+    assert sorted((ln[0], ln[2], ln[4], ln[6]) for ln in lines) == sorted(
+        [("P01", h1.org.code, w1.org.code, "600"), ("P01", h2.org.code, w1.org.code, "300")])
+    with pytest.raises(NotFound):
+        alloc.run_lines_csv(session, h1.op, r.id)
+
+    header, *rows = table(alloc.agreements_csv(session, h1.op, batch.id))
+    assert header[-4:] == ["volume", "unit_price", "amount_yuan", "status"]
+    assert [(row[2], row[6], row[9], row[10], row[11], row[12]) for row in rows] == [
+        (h1.org.code, "1", "600", "0.5000", "300.00", "proposed")]  # only its own
+    assert len(table(alloc.agreements_csv(session, c.manager, batch.id))) == 3
+    assert len(table(alloc.agreements_csv(session, c.manager, batch.id, year=2))) == 1

@@ -416,6 +416,11 @@ def test_an_allocation_run_from_the_page_to_its_figures(app, client, session, wo
     filtered = html(client.get(f"{b}/allocation/{run.id}?product={world.bp.id}"))
     assert world.h2.org.name in filtered
     assert "3 in all" in filtered
+    assert 'id="lines-csv"' in filtered
+    export = client.get(f"{b}/allocation/{run.id}/lines.csv")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    assert "attachment; filename*=UTF-8''" in export.headers["Content-Disposition"]
+    assert export.get_data(as_text=True).count("\r\n") == 4  # the header and 3 lines
     # Publishing from a stale page is a 409; from the page as it is, the agreements go out.
     resp = post(client, f"{b}/allocation/{run.id}/publish", {"version": run.version - 1})
     assert resp.status_code == 409
