@@ -228,6 +228,7 @@ TERMS: tuple[str, ...] = (
     N_("not allowed to %(action)s a %(name)s"),
     N_("%(name)s %(id)s is at version %(version)s, not %(expected)s"),
     N_("%(object)s %(id)s not found"),
+    N_('Value error, Send the price as a decimal string, not a number.'),  # core.money
 )
 
 __all__ = ["N_", "TERMS"]

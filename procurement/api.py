@@ -210,6 +210,8 @@ class BatchOut(BaseModel):
     bid_opens_at: datetime | None
     bid_closes_at: datetime | None
     choice_deadline: datetime | None
+    publicity_ends_on: date | None = Field(
+        default=None, description="last day (Beijing) of the proposed-winner publicity")
     cycle_start: date | None
     cycle_years: int
     note: str | None

@@ -631,8 +631,9 @@ class _Loader:
         bid_times = self.bids(batch, bps, reports)
         services.move_batch(self.s, self.bureau, batch.id, "close_bidding")
         award.run_selection(self.s, self.bureau, batch.id)
-        services.move_batch(self.s, self.bureau, batch.id, "publicize")
-        services.move_batch(self.s, self.bureau, batch.id, "start_allocation")
+        # The publicity ran from 15 April for three working days, to 20 April.
+        services.move_batch(self.s, self.bureau, batch.id, "publicize", now=PUBLICIZED)
+        services.move_batch(self.s, self.bureau, batch.id, "start_allocation", now=ALLOCATING)
         self.pick_regions(bps)
         award.close_regions(self.s, self.bureau, batch.id)
         self.choose(bps)

@@ -126,4 +126,8 @@ TERMS: tuple[str, ...] = (
     N_('Rank the winners the hospital accepts'),  # permission procurement:choice:edit
     N_('See purchase agreements'),  # permission procurement:agreement:read
     N_('Confirm purchase agreements for the organisation'),  # permission procurement:agreement:sign
+    N_('Value error, needs a time zone'),  # BatchIn validator
+    N_('select the winners of vbp_batch %(id)s first'),  # services.move_batch
+    N_('the publicity of vbp_batch %(id)s runs until %(day)s'),  # services.move_batch
+    N_('vbp_batch %(id)s is not at this step of the allocation'),  # services_award
 )

@@ -57,6 +57,8 @@ class Batch(Versioned, Stamped, table=True):
     award_stage: AwardStage | None = enum_field(AwardStage, nullable=True)
     #: Hospitals rank winners until then (optional; the bureau's allocation run also freezes).
     choice_deadline: datetime | None = ts_field(nullable=True)
+    #: The last day (Beijing) of the proposed-winner publicity; set when it starts.
+    publicity_ends_on: date | None = Field(default=None)
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:

@@ -59,6 +59,9 @@ class ProcurementRuleParams(BaseModel):
     min_winners: int = Field(default=1, ge=0)
     #: Newer batches: bids below mean − this many SD win with zero agreed volume (None: off).
     zero_volume_sd: _Positive | None = None
+    #: Proposed-winner publicity (拟中选结果公示) in working days; the results become final
+    #: only after it (0: the bureau ends it when it decides).
+    result_publicity_working_days: int = Field(default=3, ge=0, le=30)
 
     # --- allocation 量分配 -------------------------------------------------------------------
     retention_bands: tuple[BandStep, ...] = (

@@ -21,7 +21,7 @@ from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, StaleVersion, Workflow
 from core.tabular import Column, read_table, template_xlsx
-from core.types import LOCAL_TZ, utcnow
+from core.types import LOCAL_TZ, local_today, utcnow
 from listing import price_rules
 from listing import services as listing_services
 from listing.models import Product, ProductStatus
@@ -190,12 +190,24 @@ def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
                            current_status=batch.status.value)
         if action == "publicize":
             _check_selected(session, batch)
+        if action == "start_allocation" and batch.publicity_ends_on is not None \
+                and local_today(now) <= batch.publicity_ends_on:
+            raise Conflict("the publicity of vbp_batch %(id)s runs until %(day)s",
+                           params={"id": batch.id, "day": batch.publicity_ends_on.isoformat()},
+                           current_status=batch.status.value)
         if action == "execute":
             _check_agreements_signed(session, batch)
-    stage = {"start_allocation": AwardStage.regions, "execute": batch.award_stage}
-    return BATCH_FLOW.transition(
-        session, batch, action, actor, expected_version=expected_version,
-        before_commit=lambda b: setattr(b, "award_stage", stage.get(action, b.award_stage)))
+
+    def stamp(b: Batch) -> None:
+        if action == "publicize":
+            days = batch_rules(session, b).result_publicity_working_days
+            b.publicity_ends_on = (listing_services.add_working_days(
+                session, local_today(now), days)[1] if days else None)
+        if action == "start_allocation":
+            b.award_stage = AwardStage.regions
+
+    return BATCH_FLOW.transition(session, batch, action, actor,
+                                 expected_version=expected_version, before_commit=stamp)
 
 
 def _local_time(value: datetime | None) -> str:

@@ -15,8 +15,8 @@ from procurement.permissions import BATCH_MANAGE, BATCH_READ
 from procurement.views import bp
 
 SCALARS = ("report_min_share", "anchor", "winner_multiplier", "price_floor", "entrant_cap_max",
-           "entrant_cap_k", "min_winners", "zero_volume_sd", "pool_lowest_share", "rounding",
-           "cycle_years")
+           "entrant_cap_k", "min_winners", "zero_volume_sd", "result_publicity_working_days",
+           "pool_lowest_share", "rounding", "cycle_years")
 
 
 def _rows(form: Any, table: str, keys: tuple[str, str]) -> list[dict[str, Any]]:

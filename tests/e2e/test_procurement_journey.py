@@ -26,7 +26,7 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from core.demo import DEMO_PASSWORD  # noqa: E402
-from core.types import LOCAL_TZ, utcnow  # noqa: E402
+from core.types import LOCAL_TZ, local_today, utcnow  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -180,6 +180,12 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
     expect(public.locator("main")).to_contain_text("0.5000")
     assert "60.0000" not in public.content()  # a losing price is not published
 
+    expect(public.locator("#publicity-ends")).to_be_visible()
+    # The publicity of three working days ends: time is moved again, not waited for.
+    with live_server.app.app_context(), _uow(live_server) as s:
+        row = s.get(Batch, batch.id)
+        row.publicity_ends_on = local_today() - timedelta(days=1)
+        s.add(row)
     bureau.goto(batch_url)
     _click_action(bureau, "start_allocation")
 

@@ -6,13 +6,14 @@ deadlines are exact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session
 
 from core.models import Organisation, OrgKind
 from core.permissions import Actor
+from core.types import LOCAL_TZ
 from procurement import services
 from procurement import services_award as award
 from procurement.models import Batch, BatchProduct, BatchStatus
@@ -88,9 +89,18 @@ def to_evaluating(session: Session, c: Cast, batch: Batch) -> None:
     services.move_batch(session, c.manager, batch.id, "close_bidding", now=CLOSES)
 
 
+def after_publicity(batch: Batch) -> datetime:
+    """A moment on the day after the proposed-winner publicity ends (09:00 Beijing)."""
+    assert batch.publicity_ends_on is not None
+    return datetime.combine(batch.publicity_ends_on + timedelta(days=1), time(9),
+                            tzinfo=LOCAL_TZ)
+
+
 def to_allocating(session: Session, c: Cast, batch: Batch) -> None:
-    """From reporting or bidding: close, select, publicize and make the results final."""
+    """From reporting or bidding: close, select, publicize (from AFTER) and, once the
+    publicity is over, make the results final."""
     to_evaluating(session, c, batch)
     award.run_selection(session, c.manager, batch.id, now=AFTER)
-    services.move_batch(session, c.manager, batch.id, "publicize")
-    services.move_batch(session, c.manager, batch.id, "start_allocation")
+    services.move_batch(session, c.manager, batch.id, "publicize", now=AFTER)
+    services.move_batch(session, c.manager, batch.id, "start_allocation",
+                        now=after_publicity(batch))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -63,8 +63,15 @@ def test_batch_lifecycle_checks_and_audit(session, cast):
     with pytest.raises(Conflict):  # the winners are not selected yet
         services.move_batch(session, cast.manager, batch.id, "publicize")
     services_award.run_selection(session, cast.manager, batch.id, now=CLOSES)
-    for action in ("publicize", "start_allocation"):
-        services.move_batch(session, cast.manager, batch.id, action)
+    services.move_batch(session, cast.manager, batch.id, "publicize", now=CLOSES)
+    # Publicized on Sunday 22 March (Beijing): three working days, 23–25 March.
+    assert batch.publicity_ends_on == date(2026, 3, 25)
+    with pytest.raises(Conflict) as early:
+        services.move_batch(session, cast.manager, batch.id, "start_allocation",
+                            now=datetime(2026, 3, 25, 15, 59, tzinfo=UTC))  # 23:59 in Beijing
+    assert "runs until 2026-03-25" in early.value.detail
+    services.move_batch(session, cast.manager, batch.id, "start_allocation",
+                        now=datetime(2026, 3, 25, 16, 0, tzinfo=UTC))  # 00:00 on the 26th
     assert batch.status == BatchStatus.allocating and batch.award_stage == AwardStage.regions
     with pytest.raises(Conflict):  # no agreements yet (the rest: test_allocation_runs)
         services.move_batch(session, cast.manager, batch.id, "execute")

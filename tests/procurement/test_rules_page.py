@@ -15,6 +15,7 @@ def _form(client, **changes):
     data = {"csrf_token": csrf_token(client, "/procurement/rules"), "anchor": "mean_sd",
             "winner_multiplier": "1.5", "price_floor": "0.08", "entrant_cap_max": "10",
             "entrant_cap_k": "2", "min_winners": "1", "zero_volume_sd": "2",
+            "result_publicity_working_days": "5",
             "report_min_share": "0.8", "cycle_years": "3", "pool_lowest_share": "0.3",
             "rounding": "half_up",
             "agreed_ratios_min_winners": ["1", "2", "3", ""],
@@ -43,8 +44,8 @@ def test_a_manager_publishes_a_new_version(session, client):
     assert current.version == before + 1
     p = current.params
     assert (p.anchor, p.winner_multiplier, p.price_floor, p.entrant_cap_k, p.zero_volume_sd,
-            p.cycle_years, p.rounding) == ("mean_sd", Decimal("1.5"), Decimal("0.08"), 2,
-                                           Decimal("2"), 3, "half_up")
+            p.cycle_years, p.rounding, p.result_publicity_working_days) == (
+        "mean_sd", Decimal("1.5"), Decimal("0.08"), 2, Decimal("2"), 3, "half_up", 5)
     assert [(s.min_winners, s.ratio) for s in p.agreed_ratios] == [
         (1, Decimal("0.5")), (2, Decimal("0.6")), (3, Decimal("0.7"))]
     assert [(b.max_ratio, b.retained) for b in p.retention_bands] == [

@@ -33,6 +33,7 @@ from procurement.rules import ProcurementRuleParams
 from tests.listing.factories import actor as make_actor
 from tests.procurement.factories import (
     AFTER,
+    after_publicity,
     batch_in_bidding,
     bid,
     cast,
@@ -80,7 +81,8 @@ class World:
 
     def allocate(self):
         self.publicize()
-        services.move_batch(self.session, self.manager, self.batch.id, "start_allocation")
+        services.move_batch(self.session, self.manager, self.batch.id, "start_allocation",
+                            now=after_publicity(self.batch))
 
     def regions_picked(self):
         self.allocate()
