@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, delete, func, select
@@ -323,11 +324,60 @@ def finish_regions(session: Session, actor: Actor, batch_product_id: int) -> Win
     return winner
 
 
+def region_volumes(session: Session, bp: BatchProduct) -> dict[str, int]:
+    """Reported demand per city of one product (the agreed volume is a fixed share of it)."""
+    rows = session.exec(select(Organisation.region_code, VolumeReport.demand).join(
+        VolumeReport, VolumeReport.org_id == Organisation.id).where(
+        VolumeReport.batch_product_id == bp.id)).all()
+    out: dict[str, int] = defaultdict(int)
+    for region, demand in rows:
+        out[city_of(region)] += demand
+    return dict(out)
+
+
+def _assign_unpicked(session: Session, bp: BatchProduct,
+                     board: RegionBoard) -> list[tuple[str, Winner]]:
+    """Who supplies the regions nobody picked. The largest region first; it goes to a winner
+    whose spare capacity covers its agreed volume — winners still picking when the bureau
+    closed before those that declined, then in ucp order, one region each in turn — and only
+    when none can, to the winner with the most spare capacity. A picked region's volume counts
+    against its suppliers in equal shares. So an unlimited or large winner is not passed over
+    for one that could never deliver (the allocation would be infeasible)."""
+    sel = session.exec(select(Selection).where(Selection.batch_product_id == bp.id)).first()
+    ratio = sel.agreed_ratio if sel is not None else Decimal(1)
+    volume = {r: int(v * ratio) for r, v in region_volumes(session, bp).items()}
+    load: dict[int, Decimal] = defaultdict(Decimal)
+    for region in board.regions:
+        suppliers = board.suppliers(region)
+        for w in suppliers:
+            load[w] += Decimal(volume.get(region, 0)) / len(suppliers)
+    order = sorted(board.winners, key=lambda w: (w.regions_done_at is not None, w.rank))
+    assigned: dict[int, int] = defaultdict(int)
+
+    def spare(w: Winner) -> Decimal:
+        return Decimal("Infinity") if w.capacity is None else w.capacity - load[w.id]
+
+    out = []
+    uncovered = [r for r in board.regions if not board.suppliers(r)]
+    for region in sorted(uncovered, key=lambda r: (-volume.get(r, 0), r)):
+        need = volume.get(region, 0)
+        fitting = [w for w in order if spare(w) >= need]
+        if fitting:
+            w = min(fitting, key=lambda w: (assigned[w.id], order.index(w)))
+        else:
+            w = max(order, key=lambda w: (spare(w), -order.index(w)))
+        load[w.id] += need
+        assigned[w.id] += 1
+        out.append((region, w))
+    return out
+
+
 def close_regions(session: Session, actor: Actor, batch_id: int, *,
                   expected_version: int | None = None) -> Batch:
-    """End the picking: a region nobody picked is assigned to the winners in ucp order (one
-    region each in turn), and every region gets as backup supplier (备供企业) the lowest-ucp
-    winner not already supplying it. Then hospitals choose."""
+    """End the picking: each region nobody picked is assigned to a winner with the spare
+    capacity to supply it (see ``_assign_unpicked``), and every region gets as backup
+    supplier (备供企业) the lowest-ucp winner not already supplying it. Then hospitals
+    choose."""
     require(actor, BATCH_MANAGE)
     batch = services.get_batch(session, actor, batch_id)
     _allocating(batch, A.regions)
@@ -341,12 +391,7 @@ def close_regions(session: Session, actor: Actor, batch_id: int, *,
         if not board.winners:
             continue
         turn = len(board.picks)
-        uncovered = [r for r in board.regions if not board.suppliers(r)]
-        # Winners still picking when the bureau closed come first (in ucp order), those that
-        # declined more regions after them.
-        order = sorted(board.winners, key=lambda w: (w.regions_done_at is not None, w.rank))
-        for i, region in enumerate(uncovered):
-            w = order[i % len(order)]
+        for region, w in _assign_unpicked(session, bp, board):
             turn += 1
             pick = RegionPick(batch_id=batch.id, batch_product_id=bp.id, winner_id=w.id,
                               org_id=w.org_id, region_code=region, assigned=True, turn=turn,

@@ -218,3 +218,28 @@ def test_the_batch_reaches_allocating_only_with_final_results(session, regions):
     assert batch.status == BatchStatus.allocating
     with pytest.raises(Conflict):  # the agreements are not out yet
         services.move_batch(session, c.manager, batch.id, "execute")
+
+
+def test_unpicked_regions_go_to_a_winner_that_can_supply_them(session):
+    """W1 (ucp 0.50) can supply 250 units a year and picks 330300 (180 agreed);
+    nobody picks 330100 (600 agreed) or 330200 (300). Turn order alone would give 330100 to
+    W1, which could never deliver it: both go to W2, whose capacity is unlimited."""
+    c = cast(session, cities=("330106", "330203", "330302"), companies=2)
+    publish_rules(session, c, entrant_cap_k=0)
+    batch, (bp,) = batch_in_bidding(session, c)
+    report(session, c, bp, [1000, 500, 300])  # agreed at 60 %: 600, 300, 180
+    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    bid(session, c.companies[0], bp, "0.50", capacity=250)
+    bid(session, c.companies[1], bp, "0.80")
+    to_allocating(session, c, batch)
+    w1, w2 = c.companies
+    assert award.region_volumes(session, bp) == {"330100": 1000, "330200": 500, "330300": 300}
+    award.pick_region(session, w1.op, bp.id, "330300")
+    award.finish_regions(session, w2.op, bp.id)
+    award.finish_regions(session, w1.op, bp.id)
+    award.close_regions(session, c.manager, batch.id)
+    primary = sorted((p.region_code, p.org_id, p.assigned) for p in session.exec(
+        select(RegionPick).where(RegionPick.batch_product_id == bp.id,
+                                 RegionPick.role == "primary")))
+    assert primary == [("330100", w2.org.id, True), ("330200", w2.org.id, True),
+                       ("330300", w1.org.id, False)]
