@@ -21,15 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import emit
-from tests.support import drop_scratch_database, scratch_database
+from bench.common import emit, scratch_url
+from tests.support import drop_scratch_database
 
 
 def _world(db: Any, n: int) -> dict[str, Any]:
@@ -80,12 +79,7 @@ def main() -> None:
     from procurement import services_allocation as alloc
     from procurement.models import Agreement, AgreementStatus
 
-    tmp = tempfile.mkdtemp(prefix="yaocai-bench-")
-    if args.database_url and not args.database_url.startswith("sqlite"):
-        os.environ["TEST_DATABASE_URL"] = args.database_url  # the scratch database goes beside it
-    else:
-        os.environ.pop("TEST_DATABASE_URL", None)
-    url = scratch_database(tmp, "sign")
+    url = scratch_url(args.database_url, "sign")
     upgrade(url)
     db = Database(url)
     try:

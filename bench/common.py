@@ -30,3 +30,20 @@ def emit(result: dict[str, Any]) -> None:
     json.dump(result, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def scratch_url(database_url: str | None, suffix: str) -> str:
+    """A new empty scratch database for one benchmark: beside ``database_url`` on PostgreSQL,
+    else a SQLite file in a temporary folder. Drop it with
+    ``tests.support.drop_scratch_database``."""
+    import os
+    import tempfile
+
+    from tests.support import scratch_database
+
+    tmp = tempfile.mkdtemp(prefix="yaocai-bench-")
+    if database_url and not database_url.startswith("sqlite"):
+        os.environ["TEST_DATABASE_URL"] = database_url  # the scratch database goes beside it
+    else:
+        os.environ.pop("TEST_DATABASE_URL", None)
+    return scratch_database(tmp, suffix)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import emit
-from tests.support import drop_scratch_database, scratch_database
+from bench.common import emit, scratch_url
+from tests.support import drop_scratch_database
 
 TARGET_S = 60.0
 
@@ -54,12 +53,7 @@ def main() -> None:
     from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ
     from listing.services_catalogue import PRODUCT_COLUMNS, import_products
 
-    tmp = tempfile.mkdtemp(prefix="yaocai-bench-")
-    if args.database_url and not args.database_url.startswith("sqlite"):
-        os.environ["TEST_DATABASE_URL"] = args.database_url  # the scratch database goes beside it
-    else:
-        os.environ.pop("TEST_DATABASE_URL", None)
-    url = scratch_database(tmp, "listing_import")
+    url = scratch_url(args.database_url, "listing_import")
     try:
         upgrade(url)
         db = Database(url)
