@@ -278,3 +278,27 @@ def make_institution_code(region: str, serial: int, kind: str = "H") -> str:
     if not _SIX_DIGITS.fullmatch(region) or region[:2] not in PROVINCE_CODES:
         raise ValueError("region must be a valid 6-digit region code")
     return validate_institution_code(f"{kind}{region}{serial:05d}")
+
+
+def region_name(code: str) -> str | None:
+    """The name of an administrative region (行政区划) by its GB/T 2260 code, from the table
+    python-stdnum keeps for resident identity numbers: ``330100`` → 杭州市. A region renamed
+    over time has several dated names there; the current (open-ended) one is returned. None
+    for an unknown code."""
+    from stdnum import numdb
+
+    if not _SIX_DIGITS.fullmatch(code or ""):
+        return None
+    info = {k: v for _part, props in numdb.get("cn/loc").info(code) for k, v in props.items()}
+    names = info.get("county") if code[2:] != "0000" else info.get("province")
+    if not names:
+        return None
+    current = None
+    for entry in names.split(","):
+        if entry.startswith("["):
+            period, name = entry[1:].split("]", 1)
+            if period.endswith("-"):  # no end year: still in use
+                current = name
+        else:
+            current = entry
+    return current

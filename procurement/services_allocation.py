@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from core import audit, jobs
+from core.codes import region_name
 from core.errors import Conflict, Forbidden, Invalid
 from core.models import Job, JobStatus, Organisation, OrgKind
 from core.money import fen_to_yuan, line_amount_fen
@@ -150,7 +151,8 @@ def build_problem(session: Session, batch: Batch) -> BatchProblem:
             ranks = chosen.get((bp.id, org_id)) or {w: 1 for w in serve.get((bp.id, city), [])}
             if not ranks:
                 out.diagnosis.append(
-                    f"{bp.code}: {org.code} ({org.name}) in region {city} has no supplier; "
+                    f"{bp.code}: {org.code} ({org.name}) in region {city} "
+                    f"({region_name(city) or '?'}) has no supplier; "
                     f"{agreed} units cannot be placed")
                 continue
             demands.append(allocation.Demand(org.code, bp.code, agreed))

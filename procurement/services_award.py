@@ -9,13 +9,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, delete, func, select
 
 from core import audit
+from core.codes import region_name
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
-from core.models import Organisation, OrgKind
+from core.models import Organisation, OrgKind, OrgStatus
 from core.permissions import Actor, require
 from core.scoping import get_readable
 from core.states import Move, StaleVersion, Workflow
@@ -214,6 +216,20 @@ def _allocating(batch: Batch, stage: AwardStage) -> None:
         raise Conflict("vbp_batch %(id)s is not at this step of the allocation",
                        params={"id": batch.id}, current_status=batch.status.value,
                        award_stage=batch.award_stage.value if batch.award_stage else None)
+
+
+def region_summary(session: Session, cities: list[str]) -> dict[str, dict[str, Any]]:
+    """Per city code (地市): its GB/T 2260 name and how many active hospitals it has (an
+    aggregate: no organisation is named)."""
+    wanted = set(cities)
+    count: dict[str, int] = defaultdict(int)
+    for region, n in session.exec(select(Organisation.region_code, func.count()).where(
+            Organisation.kind == OrgKind.hospital, Organisation.status == OrgStatus.active)
+            .group_by(Organisation.region_code)):
+        if city_of(region) in wanted:
+            count[city_of(region)] += n
+    return {city: {"name": region_name(city), "hospitals": count.get(city, 0)}
+            for city in cities}
 
 
 def _volume_winners(session: Session, batch_product_id: int) -> list[Winner]:

@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
 from core.db import get_session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.i18n import N_
-from core.models import Organisation, OrgKind, OrgStatus
+from core.models import Organisation, OrgKind
 from core.money import format_fen, format_price
 from core.permissions import PUBLIC, Actor
 from core.scoping import get_readable, readable_by
@@ -269,7 +269,7 @@ def _regions_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     picking = batch.status == B.allocating and batch.award_stage == A.regions
     return batch_page(
         "procurement/regions.html", batch, "regions", status, boards=boards, names=names,
-        region_info=_region_info(session, regions), picking=picking, own_org=actor.org_id,
+        region_info=award.region_summary(session, regions), picking=picking, own_org=actor.org_id,
         can_pick=actor.can(REGION_PICK) and picking,
         can_close=actor.can(BATCH_MANAGE) and picking,
         errors=errors or {}, primary=SupplyRole.primary, backup=SupplyRole.backup,
@@ -346,7 +346,7 @@ def _choices_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
         context["names"] = _names(award.results(session, actor, batch_id))
         org = session.get(Organisation, actor.org_id)
         context["city"] = award.city_of(org.region_code)
-        context["region_info"] = _region_info(session, [context["city"]])
+        context["region_info"] = award.region_summary(session, [context["city"]])
         context["closed"] = batch.choice_deadline is not None and utcnow() > batch.choice_deadline
         context["can_edit"] = actor.can(CHOICE_EDIT) and batch.status == B.allocating and \
             batch.award_stage == A.choice and not context["closed"]
@@ -545,30 +545,3 @@ def _disqualified(session: Session, actor: Actor, batch_id: int) -> dict[int, li
     return out
 
 
-def _region_info(session: Session, cities: list[str]) -> dict[str, dict[str, Any]]:
-    """Per city code (地市): how many active hospitals it has and, where their addresses agree,
-    its name ("杭州市…" → 杭州市). There is no table of region names: the name is what the
-    hospitals' own addresses say, else none. Aggregates only; no organisation is revealed."""
-    wanted = set(cities)
-    rows = session.exec(select(Organisation.region_code, func.count(),
-                               func.min(Organisation.address), func.max(Organisation.address))
-                        .where(Organisation.kind == OrgKind.hospital,
-                               Organisation.status == OrgStatus.active)
-                        .group_by(Organisation.region_code)).all()
-    count: dict[str, int] = defaultdict(int)
-    prefixes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for region, n, low, high in rows:
-        city = award.city_of(region)
-        if city not in wanted:
-            continue
-        count[city] += n
-        for address in {low, high}:
-            cut = (address or "").find("市")
-            if 1 <= cut <= 8:
-                prefixes[city][address[:cut + 1]] += n
-    out: dict[str, dict[str, Any]] = {}
-    for city in cities:
-        names = prefixes.get(city) or {}
-        name = max(names, key=lambda k: names[k]) if names else None
-        out[city] = {"name": name, "hospitals": count.get(city, 0)}
-    return out

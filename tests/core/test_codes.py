@@ -347,3 +347,14 @@ def test_org_code_dispatch() -> None:
 @pytest.mark.parametrize("kind", ["pharmacy", "", "Enterprise", None])
 def test_org_code_unknown_kind(kind: object) -> None:
     assert invalid_field(validate_org_code, kind, VALID_USCC) == "kind"
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    ("330100", "杭州市"), ("330106", "西湖区"), ("331000", "台州市"),  # dated "[1994-]台州市"
+    ("330000", "浙江省"), ("120110", "东丽区"),  # renamed: "[-1991]东郊区,[1992-]东丽区"
+    ("110103", None),  # 崇文区, merged away in 2010
+    ("999999", None), ("33010", None), ("", None),
+])
+def test_region_names_come_from_the_gb_t_2260_table(code, name):
+    from core.codes import region_name
+    assert region_name(code) == name

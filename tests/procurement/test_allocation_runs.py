@@ -340,3 +340,17 @@ def test_exports_as_csv(app, session, world):
         (h1.org.code, "1", "600", "0.5000", "300.00", "proposed")]  # only its own
     assert len(table(alloc.agreements_csv(session, c.manager, batch.id))) == 3
     assert len(table(alloc.agreements_csv(session, c.manager, batch.id, year=2))) == 1
+
+
+def test_a_hospital_no_winner_supplies_is_named(app, session, world):
+    """A hospital that moved to a city nobody supplies after the regions were closed (its
+    organisation record was corrected): the run is infeasible and says who and where."""
+    c, batch, _ = world
+    h2 = c.hospitals[1].org
+    h2.region_code = "330402"  # 嘉兴市南湖区
+    session.add(h2)
+    session.flush()
+    r = run(app, session, c, batch)
+    assert r.status == RunStatus.infeasible
+    assert r.diagnosis == [f"P01: {h2.code} ({h2.name}) in region 330400 (嘉兴市) has no "
+                           f"supplier; 300 units cannot be placed"]
