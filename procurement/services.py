@@ -328,18 +328,19 @@ def check_reporting(batch: Batch, now: datetime) -> None:
 
 
 def _upsert_report(session: Session, actor: Actor, batch: Batch, bp: BatchProduct,
-                   data: ReportIn, source: ReportSource) -> VolumeReport:
+                   data: ReportIn, source: ReportSource, now: datetime) -> VolumeReport:
     report = session.exec(select(VolumeReport).where(
         VolumeReport.batch_product_id == bp.id, VolumeReport.org_id == actor.org_id)).first()
     before = None
     if report is None:
         report = VolumeReport(batch_id=batch.id, batch_product_id=bp.id, org_id=actor.org_id,
-                              created_by=actor.user_id, **data.model_dump(), source=source)
+                              created_by=actor.user_id, **data.model_dump(), source=source,
+                              created_at=now, updated_at=now)
     else:
         before = {k: getattr(report, k) for k in data.model_dump()}
         for name, value in data.model_dump().items():
             setattr(report, name, value)
-        report.source, report.updated_at = source, utcnow()
+        report.source, report.updated_at = source, now
     session.add(report)
     session.flush()
     audit.record(session, actor, "vbp_report.save", "vbp_volume_report", report.id,
@@ -354,12 +355,13 @@ def submit_report(session: Session, actor: Actor, batch_product_id: int, data: R
     require(actor, REPORT_EDIT)
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
+    now = now or utcnow()
     batch, bp = _batch_product(session, actor, batch_product_id)
-    check_reporting(batch, now or utcnow())
+    check_reporting(batch, now)
     problems = check_report(data, batch_rules(session, batch))
     if problems:
         raise Invalid([FieldError(f, m) for f, m in problems])
-    return _upsert_report(session, actor, batch, bp, data, ReportSource.entered)
+    return _upsert_report(session, actor, batch, bp, data, ReportSource.entered, now)
 
 
 REPORT_COLUMNS = (
@@ -397,8 +399,9 @@ def import_reports(session: Session, actor: Actor, batch_id: int, filename: str,
     require(actor, REPORT_EDIT)
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
+    now = now or utcnow()
     batch = get_batch(session, actor, batch_id)
-    check_reporting(batch, now or utcnow())
+    check_reporting(batch, now)
     by_code = {p.code: p for p in batch_products(session, actor, batch_id)}
     params = batch_rules(session, batch)
     errors = ErrorCollector()
@@ -429,7 +432,7 @@ def import_reports(session: Session, actor: Actor, batch_id: int, filename: str,
     if not parsed and not errors:
         errors.add("file", "The file has no data rows.")
     errors.raise_if_any()
-    return [_upsert_report(session, actor, batch, bp, report, ReportSource.upload)
+    return [_upsert_report(session, actor, batch, bp, report, ReportSource.upload, now)
             for bp, report in parsed]
 
 

@@ -121,6 +121,7 @@ def test_reports_below_80_percent_of_average_need_an_explanation(session, cast):
     assert session.exec(select(VolumeReport).where(VolumeReport.org_id == cast.hosp.id)).all() \
         == [r]  # corrected in place, one report per hospital and product
     assert r.demand == 500 and r.version == 2
+    assert r.created_at == r.updated_at == T0  # stamped with the time the report was made
 
 
 def test_reporting_deadline_status_and_isolation(session, cast):
