@@ -33,6 +33,21 @@ class StaleVersion(Conflict):
     title = "The record was changed by someone else"
 
 
+def check_version(name: str, obj: Any, expected_version: int | None, *,
+                  current_status: str | None = None) -> None:
+    """Refuse (409) a write made from a page or request that saw another version of ``obj``,
+    so that no newer change is overwritten. Nothing to check without an expected version."""
+    version = getattr(obj, "version", None)
+    if expected_version is None or version is None or expected_version == version:
+        return
+    status = getattr(obj, "status", None)
+    raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
+                       params={"name": name, "id": obj.id, "version": version,
+                               "expected": expected_version},
+                       current_status=current_status or getattr(status, "value", status),
+                       current_version=version)
+
+
 @dataclass(frozen=True)
 class Move:
     """One allowed move: ``action`` takes an object from any of ``sources`` to ``target``."""
@@ -121,13 +136,7 @@ class Workflow:
         if move.permission is not None and not actor.can(move.permission):
             raise Forbidden("not allowed to %(action)s a %(name)s",
                             params={"action": action, "name": self.name})
-        version = getattr(obj, "version", None)
-        if expected_version is not None and version is not None and expected_version != version:
-            raise StaleVersion(
-                "%(name)s %(id)s is at version %(version)s, not %(expected)s",
-                params={"name": self.name, "id": obj.id, "version": version,
-                        "expected": expected_version},
-                current_status=current.value, current_version=version)
+        check_version(self.name, obj, expected_version, current_status=current.value)
         setattr(obj, self.status_attr, move.target)
         now = utcnow()
         if hasattr(obj, "status_changed_at"):

@@ -19,7 +19,7 @@ from core.money import PositivePrice
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
-from core.states import Move, StaleVersion, Workflow
+from core.states import Move, Workflow, check_version
 from core.tabular import Column, read_table, template_xlsx
 from core.types import LOCAL_TZ, local_today, utcnow
 from listing import price_rules
@@ -139,11 +139,7 @@ def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn, *
     an older version of the batch is refused (409), so no newer change is overwritten."""
     require(actor, BATCH_MANAGE)
     batch = get_batch(session, actor, batch_id)
-    if expected_version is not None and expected_version != batch.version:
-        raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
-                           params={"name": "vbp_batch", "id": batch.id,
-                                   "version": batch.version, "expected": expected_version},
-                           current_status=batch.status.value, current_version=batch.version)
+    check_version("vbp_batch", batch, expected_version)
     if batch.status in (B.executing, B.closed, B.cancelled):
         raise Conflict("vbp_batch %(id)s cannot be changed when %(status)s",
                        params={"id": batch.id, "status": batch.status.value},
@@ -484,7 +480,9 @@ def unit_comparable_price(session: Session, bp: BatchProduct, product: Product,
     return (package_price / k / bp.rep_units).quantize(_Q4, rounding=ROUND_HALF_UP)
 
 
-def bidding_open(batch: Batch, now: datetime) -> bool:
+def bidding_open(batch: Batch, now: datetime | None = None) -> bool:
+    """Whether the batch takes bids now: bidding status and inside the window."""
+    now = now or utcnow()
     return (batch.status == B.bidding and batch.bid_opens_at is not None
             and batch.bid_closes_at is not None and batch.bid_opens_at <= now < batch.bid_closes_at)
 

@@ -29,7 +29,7 @@ from core.money import fen_to_yuan, line_amount_fen
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
-from core.states import Move, StaleVersion, Workflow
+from core.states import Move, Workflow, check_version
 from core.tabular import rows_csv
 from core.types import utcnow
 from listing import price_rules
@@ -73,16 +73,6 @@ def _whole(value: Decimal, params: ProcurementRuleParams) -> int:
     """Rule percentages become whole units by the rule set's rounding mode."""
     mode = ROUND_CEILING if params.rounding == "ceil" else ROUND_HALF_UP
     return int(value.to_integral_value(rounding=mode))
-
-
-def _check_version(name: str, obj: AllocationRun | AgreementRow,
-                   expected_version: int | None) -> None:
-    """A write made from a page showing an older version is refused, as transitions are."""
-    if expected_version is not None and obj.version != expected_version:
-        raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
-                           params={"name": name, "id": obj.id, "version": obj.version,
-                                   "expected": expected_version},
-                           current_status=obj.status.value, current_version=obj.version)
 
 
 # --- building the problem ---------------------------------------------------------------------
@@ -422,7 +412,7 @@ def publish_run(session: Session, actor: Actor, run_id: int, *,
         raise Conflict("allocation run %(id)s is %(status)s, not optimal",
                        params={"id": run.id, "status": run.status.value},
                        current_status=run.status.value)
-    _check_version("vbp_allocation_run", run, expected_version)
+    check_version("vbp_allocation_run", run, expected_version)
     newer = session.exec(select(AllocationRun.id).where(
         AllocationRun.batch_id == batch.id, AllocationRun.id > run.id,
         AllocationRun.status != RunStatus.failed)).first()
@@ -646,7 +636,7 @@ def set_volume(session: Session, actor: Actor, agreement_id: int, volume: int, *
     if agreement.previous_id is None or agreement.status != S.proposed:
         raise Conflict("vbp_agreement %(id)s is not an unsigned renewal",
                        params={"id": agreement.id}, current_status=agreement.status.value)
-    _check_version("vbp_agreement", agreement, expected_version)
+    check_version("vbp_agreement", agreement, expected_version)
     previous = session.get(AgreementRow, agreement.previous_id)
     if isinstance(volume, bool) or not isinstance(volume, int) or volume < previous.volume:
         raise Invalid.one("volume", "The renewal volume may not be below last year's "

@@ -20,7 +20,7 @@ from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
 from core.models import Organisation, OrgKind, OrgStatus
 from core.permissions import Actor, require
 from core.scoping import get_readable
-from core.states import Move, StaleVersion, Workflow
+from core.states import Move, Workflow, check_version
 from core.types import utcnow
 from procurement import selection as sel
 from procurement import services
@@ -397,11 +397,7 @@ def close_regions(session: Session, actor: Actor, batch_id: int, *,
     require(actor, BATCH_MANAGE)
     batch = services.get_batch(session, actor, batch_id)
     _allocating(batch, A.regions)
-    if expected_version is not None and expected_version != batch.version:
-        raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
-                           params={"name": "vbp_batch", "id": batch.id,
-                                   "version": batch.version, "expected": expected_version},
-                           current_status=batch.status.value, current_version=batch.version)
+    check_version("vbp_batch", batch, expected_version)
     for bp in services.batch_products(session, actor, batch_id):
         board = region_board(session, actor, bp.id)
         if not board.winners:

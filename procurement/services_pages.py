@@ -179,8 +179,3 @@ def reporting_open(batch: Batch, now: datetime | None = None) -> bool:
     except Conflict:
         return False
     return True
-
-
-def bidding_open(batch: Batch, now: datetime | None = None) -> bool:
-    """Whether the batch takes bids now (the services' own check)."""
-    return services.bidding_open(batch, now or utcnow())

@@ -144,7 +144,7 @@ def home():
         context["products"] = services_pages.product_counts(
             session, actor, ids + [b.id for b in context["upcoming"]])
         context["own_bids"] = services_pages.bid_counts(session, actor, ids)
-        context["bidding_open"] = {b.id: services_pages.bidding_open(b) for b in
+        context["bidding_open"] = {b.id: services.bidding_open(b) for b in
                                    context["batches"]}
     return render_template("procurement/home.html", **context)
 
@@ -236,7 +236,7 @@ def _overview(batch_id: int, status: int = 200) -> Any:
                       products=products, history=history, stages=STAGES,
                       can_manage=actor.can(BATCH_MANAGE),
                       reporting_open=services_pages.reporting_open(batch),
-                      bidding_open=services_pages.bidding_open(batch))
+                      bidding_open=services.bidding_open(batch))
 
 
 @bp.route("/batches/<int:batch_id>")

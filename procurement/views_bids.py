@@ -38,7 +38,7 @@ def _bids_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | No
     bids = [b for rows in by_product.values() for b in rows]
     context: dict[str, Any] = {
         "products": products, "by_product": by_product, "sealed": sealed, "bidder": bidder,
-        "bidding_open": services_pages.bidding_open(batch),
+        "bidding_open": services.bidding_open(batch),
         "catalogue": services_pages.products_by_id(session, actor, [b.product_id for b in bids]),
         "org_names": services_pages.org_names(session, actor, [b.org_id for b in bids]),
         "errors": errors or {}, "posted": posted, "form": request.form,
