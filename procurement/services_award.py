@@ -275,10 +275,24 @@ def region_board(session: Session, actor: Actor, batch_product_id: int) -> Regio
     if batch.status not in (B.allocating, B.executing, B.closed):
         raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
                        params={"id": batch.id}, current_status=batch.status.value)
+    return _board(session, batch, bp, supply_regions(session, batch.id))
+
+
+def region_boards(session: Session, actor: Actor, batch_id: int) -> list[RegionBoard]:
+    """The board of every product of the batch (the regions are read once)."""
+    batch = services.get_batch(session, actor, batch_id)
+    if batch.status not in (B.allocating, B.executing, B.closed):
+        raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
+                       params={"id": batch.id}, current_status=batch.status.value)
+    regions = supply_regions(session, batch.id)
+    return [_board(session, batch, bp, regions)
+            for bp in services.batch_products(session, actor, batch_id)]
+
+
+def _board(session: Session, batch: Batch, bp: BatchProduct, regions: list[str]) -> RegionBoard:
     winners = _volume_winners(session, bp.id)
     picks = list(session.exec(select(RegionPick).where(RegionPick.batch_product_id == bp.id)
                               .order_by(RegionPick.turn)))
-    regions = supply_regions(session, batch.id)
     turn = _turn(winners, picks, regions) if batch.award_stage == A.regions else None
     return RegionBoard(bp, regions, winners, picks, turn)
 
@@ -398,8 +412,8 @@ def close_regions(session: Session, actor: Actor, batch_id: int, *,
     batch = services.get_batch(session, actor, batch_id)
     _allocating(batch, A.regions)
     check_version("vbp_batch", batch, expected_version)
-    for bp in services.batch_products(session, actor, batch_id):
-        board = region_board(session, actor, bp.id)
+    for board in region_boards(session, actor, batch_id):
+        bp = board.product
         if not board.winners:
             continue
         turn = len(board.picks)

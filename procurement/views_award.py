@@ -259,11 +259,7 @@ def _regions_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     actor = acting()
     session = get_session()
     batch = services.get_batch(session, actor, batch_id)
-    if batch.status not in _STAGED:
-        raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
-                       params={"id": batch.id}, current_status=batch.status.value)
-    products = services.batch_products(session, actor, batch_id)
-    boards = [award.region_board(session, actor, p.id) for p in products]
+    boards = award.region_boards(session, actor, batch_id)
     names = _names(award.results(session, actor, batch_id))
     regions = sorted({r for b in boards for r in b.regions})
     picking = batch.status == B.allocating and batch.award_stage == A.regions
