@@ -309,7 +309,11 @@ class SelectionOut(BaseModel):
     threshold: PriceOut | None
     agreed_ratio: DecimalOut
     detail: dict = Field(description="the explanation: anchor, mean, SD, threshold, cap and "
-                                     "every bidder's verdict with the rule that decided it")
+                                     "the verdicts the caller may read, with the rule that "
+                                     "decided each. Outside the bureau a figure computed from "
+                                     "losing bids is null (withheld): the mean and SD always, "
+                                     "the anchor, threshold and ratios unless the anchor is "
+                                     "the lowest, winning price")
     computed_at: datetime
 
 
@@ -520,11 +524,19 @@ def _batch(batch: Any, **extra: Any) -> dict:
 
 
 def _selection(r: award.ProductResult) -> dict | None:
-    if r.selection is None:
+    """The selection as ``services_award.selection_view`` lets the caller read it."""
+    v = r.selection
+    if v is None:
         return None
-    out = _dump(SelectionOut, r.selection)
-    out["detail"] = {**out["detail"], "verdicts": r.verdicts}  # what the caller may read
-    return out
+
+    def text(d: Any) -> str | None:
+        return None if d is None else format(d, "f")
+    detail = {"bidders": v.bidders, "anchor": text(v.anchor), "anchor_rule": v.anchor_rule,
+              "mean": text(v.mean), "sd": text(v.sd), "threshold": text(v.threshold),
+              "cap": v.cap, "verdicts": v.verdicts}
+    return SelectionOut(rule_version=v.rule_version, bidders=v.bidders, winners=v.winners,
+                        anchor=v.anchor, threshold=v.threshold, agreed_ratio=v.agreed_ratio,
+                        detail=detail, computed_at=v.computed_at).model_dump(mode="json")
 
 
 def _results(items: list[award.ProductResult]) -> Response:

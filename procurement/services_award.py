@@ -157,41 +157,94 @@ def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str) -> 
     return _select_product(session, actor, batch, bp, services.batch_rules(session, batch))
 
 
+@dataclass(frozen=True)
+class SelectionView:
+    """What one party may read of a product's selection (拟中选结果): the one place that
+    decides it, for the pages and the API alike.
+
+    The bureau reads the whole explanation. Anyone else reads the counts, the cap, the agreed
+    ratio, the winners' verdicts and their own bid's, and never a figure computed from the
+    losing bids (a losing company's price is not published): the mean and SD are withheld, and
+    so are the anchor, the threshold and every ratio to the anchor unless the anchor is a
+    winner's own price (the lowest ucp, and that bid won). With the mean, or the mean − SD
+    anchor, and the number of bids, one or two losers' prices would follow from the winners'.
+    ``None`` marks a withheld figure. What a verdict's rule says (e.g. "above the threshold")
+    stays: an inequality, not a price."""
+
+    rule_version: int
+    computed_at: datetime
+    bidders: int
+    winners: int
+    agreed_ratio: Decimal
+    cap: int | None
+    anchor_rule: str | None
+    anchor: Decimal | None
+    threshold: Decimal | None
+    mean: Decimal | None
+    sd: Decimal | None
+    verdicts: list[dict]
+    complete: bool  # the bureau's complete explanation
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def selection_view(selection: Selection, actor: Actor) -> SelectionView:
+    """``selection`` as ``actor`` may read it (see ``SelectionView``)."""
+    detail = selection.detail or {}
+    verdicts = [dict(v) for v in detail.get("verdicts", [])]
+    complete = actor.is_bureau
+    anchor_public = complete or (detail.get("anchor_rule") == "min" and any(
+        v["rank"] == 1 and v["won"] for v in verdicts))
+    if not complete:
+        verdicts = [v for v in verdicts if v["won"] or v.get("org_id") == actor.org_id]
+    if not anchor_public:
+        for v in verdicts:
+            v["ratio_to_anchor"] = None
+    return SelectionView(
+        rule_version=selection.rule_version, computed_at=selection.computed_at,
+        bidders=selection.bidders, winners=selection.winners,
+        agreed_ratio=selection.agreed_ratio, cap=detail.get("cap"),
+        anchor_rule=detail.get("anchor_rule"),
+        anchor=selection.anchor if anchor_public else None,
+        threshold=selection.threshold if anchor_public else None,
+        mean=_decimal(detail.get("mean")) if complete else None,
+        sd=_decimal(detail.get("sd")) if complete else None,
+        verdicts=verdicts, complete=complete)
+
+
 @dataclass
 class ProductResult:
-    """One product's selection as shown on the results and publicity pages. ``verdicts`` are
-    the explained verdicts the caller may read: the bureau every bid's, others the winners'
-    and their own bid's (a losing company's price is not published)."""
+    """One product's selection as the caller may read it (``SelectionView``; None: not
+    selected yet) with its winners."""
 
     product: BatchProduct
-    selection: Selection | None
+    selection: SelectionView | None
     winners: list[Winner] = field(default_factory=list)
-    verdicts: list[dict] = field(default_factory=list)
+
+    @property
+    def verdicts(self) -> list[dict]:
+        return self.selection.verdicts if self.selection is not None else []
 
 
 def results(session: Session, actor: Actor, batch_id: int) -> list[ProductResult]:
     """The selection of every product: the bureau's from evaluation on, everyone's from the
-    proposed-winner publicity on (拟中选结果公示)."""
+    proposed-winner publicity on (拟中选结果公示), each as ``selection_view`` lets the caller
+    read it."""
     batch = services.get_batch(session, actor, batch_id)
     public = batch.status in PUBLIC_RESULT_STATUSES
     if not public and not (actor.is_bureau and batch.status == B.evaluating):
         raise Conflict("the results of vbp_batch %(id)s are not public yet",
                        params={"id": batch.id}, current_status=batch.status.value)
     products = services.batch_products(session, actor, batch_id)
-    selections = {s.batch_product_id: s for s in session.exec(
+    selections = {s.batch_product_id: selection_view(s, actor) for s in session.exec(
         select(Selection).where(Selection.batch_id == batch_id))}
     winners: dict[int, list[Winner]] = defaultdict(list)
     for w in session.exec(select(Winner).where(Winner.batch_id == batch_id)
                           .order_by(Winner.batch_product_id, Winner.rank)):
         winners[w.batch_product_id].append(w)
-    def visible(sel: Selection | None) -> list[dict]:
-        verdicts = (sel.detail.get("verdicts", []) if sel else [])
-        if actor.is_bureau:
-            return [dict(v) for v in verdicts]
-        return [dict(v) for v in verdicts if v["won"] or v.get("org_id") == actor.org_id]
-
-    return [ProductResult(p, selections.get(p.id), winners.get(p.id, []),
-                          visible(selections.get(p.id))) for p in products]
+    return [ProductResult(p, selections.get(p.id), winners.get(p.id, [])) for p in products]
 
 
 # --- supply regions ---------------------------------------------------------------------------

@@ -145,8 +145,7 @@ def _names(rows: list[award.ProductResult]) -> dict[int, str]:
     """Company names by winner id, from the stored explanation (the names published with it)."""
     out: dict[int, str] = {}
     for r in rows:
-        by_bid = {v.get("bid_id"): v.get("org_name") for v in
-                  (r.selection.detail.get("verdicts", []) if r.selection else [])}
+        by_bid = {v.get("bid_id"): v.get("org_name") for v in r.verdicts}
         for w in r.winners:
             out[w.id] = by_bid.get(w.bid_id) or "—"
     return out
@@ -170,7 +169,7 @@ def _results_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     gone = _disqualified(session, actor, batch_id) if actor.is_bureau else {}
     return batch_page(
         "procurement/results.html", batch, "results", status, rows=rows, hidden=hidden,
-        full=actor.is_bureau, own_org=actor.org_id, params=params,
+        own_org=actor.org_id, params=params,
         multiplier=format(params.winner_multiplier.normalize(), "f"),
         rule_text=lambda v, cap: _rule_text(v, params, cap),
         can_select=can_manage and batch.status == B.evaluating,
