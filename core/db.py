@@ -127,6 +127,15 @@ def commit_request_session() -> None:
         session.commit()
 
 
+def rollback_request_session() -> None:
+    """Discard the request's work now, so what is rendered next (an error page and its
+    navigation) reads through a usable session: after a failed flush any query would raise
+    ``PendingRollbackError`` until the session is rolled back."""
+    session = g.get("db_session") if has_app_context() else None
+    if session is not None:
+        session.rollback()
+
+
 # --- after-commit hooks (enqueue-after-commit) ---------------------------------------------
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

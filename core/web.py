@@ -134,18 +134,37 @@ def render_domain_error(exc: DomainError) -> Any:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """Every handler first rolls back the request's session (the request owner's duty on any
+    error): the page it renders queries the database for its navigation, and a session left
+    by a failed flush would raise again there, turning a friendly page into Werkzeug's raw 500.
+    """
+    from core.db import rollback_request_session
+
+    def rolled_back(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        @functools.wraps(handler)
+        def wrapper(exc: Any) -> Any:
+            try:
+                rollback_request_session()
+            except Exception:  # a dead connection: still answer with the error page
+                log.exception("rollback before the error page failed")
+            return handler(exc)
+        return wrapper
+
     @app.errorhandler(DomainError)
+    @rolled_back
     def _domain(exc: DomainError) -> Any:
         if exc.status >= 500:
             log.error("domain error", exc_info=exc)
         return render_domain_error(exc)
 
     @app.errorhandler(StaleDataError)
+    @rolled_back
     def _stale(exc: StaleDataError) -> Any:
         return render_domain_error(Conflict("the record was changed by someone else; "
                                             "reload and retry"))
 
     @app.errorhandler(HTTPException)
+    @rolled_back
     def _http(exc: HTTPException) -> Any:
         mapped: DomainError
         if exc.code == 404:
@@ -162,6 +181,7 @@ def register_error_handlers(app: Flask) -> None:
         return render_domain_error(mapped)
 
     @app.errorhandler(Exception)
+    @rolled_back
     def _unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")
         err = DomainError("an unexpected error occurred; it has been logged")

@@ -54,3 +54,44 @@ def test_templates_reference_no_external_assets():
         if re.search(r'(src|href)="(https?:)?//', text):
             offenders.append(str(path))
     assert offenders == []
+
+
+def test_error_page_renders_after_a_failed_flush(database_url, tmp_path_factory, db, session):
+    """A view whose flush fails (IntegrityError) leaves the session needing a rollback; the
+    error page's navigation must still render — the request owner rolls back first."""
+    from sqlmodel import select as _select
+
+    from core.db import get_session
+    from core.models import Organisation
+    from core.permissions import AUTHENTICATED
+    from core.web import requires
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database_url, tmp_path_factory)
+
+    @app.route("/probe/duplicate")
+    @requires(AUTHENTICATED)
+    def probe_duplicate():
+        s = get_session()
+        existing = s.exec(_select(Organisation)).first()
+        s.add(Organisation(kind=existing.kind, name="重复机构", code=existing.code,
+                           region_code=existing.region_code))
+        s.flush()  # IntegrityError: the code is unique
+        return "unreachable"
+
+    app.extensions["yaocai.db"].bind_override = db
+    try:
+        bureau = make_org(session, OrgKind.bureau, region="330000")
+        user = make_user(session, bureau, "org_admin")
+        client = app.test_client()
+        login(client, user.username)
+        resp = client.get("/probe/duplicate")
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 500
+        assert 'class="sidenav"' in html and "error-code" in html
+        assert "Internal Server Error" not in html
+        api = client.get("/probe/duplicate", headers={"Accept": "application/json"})
+        assert api.status_code == 500 and api.mimetype == "application/problem+json"
+    finally:
+        app.extensions["yaocai.db"].bind_override = None
+        app.extensions["yaocai.db"].dispose()
