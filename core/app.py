@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -103,7 +102,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> OpenAPI:
     csrf.init_app(app)
     _init_login(app)
 
-    from core import jobs
+    from core import jobs, request_guard
     from core.web import register_error_handlers
     register_error_handlers(app)
 
@@ -124,7 +123,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> OpenAPI:
 
     @app.before_request
     def _before() -> None:
-        g.request_id = request.headers.get("X-Request-ID") or secrets.token_hex(8)
+        g.request_id = request_guard.request_id()
+        request_guard.refuse_nul_bytes()
         bg = app.extensions["yaocai.background"]
         if not bg.started and not settings.is_testing:
             # The embedded mode runs its worker and scheduler inside the web process; started
@@ -137,8 +137,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> OpenAPI:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers["X-Request-ID"] = g.get("request_id", "")
-        return resp
+        if "request_id" not in g:  # refused before our hook ran (CSRF)
+            g.request_id = request_guard.request_id()
+        resp.headers["X-Request-ID"] = g.request_id
+        return request_guard.no_store_when_personal(resp)
 
     app.teardown_appcontext(close_request_session)
     return app
