@@ -5,6 +5,8 @@
   non-blank data row as strings, with its line number in the file for error reports.
 * :func:`errors_csv` writes the downloadable error report (``row,field,message``).
 * :func:`template_xlsx` writes an empty template workbook with the header row.
+* Every writer puts its cells through :func:`safe_cell` (CSV) or :func:`append_safe_row`
+  (.xlsx), so text such as ``=cmd|' /C calc'!A0`` is shown as text, never run as a formula.
 
 Values are returned as stripped strings; parsing them (codes, prices, dates) is the caller's
 business, so every module validates with its own rules and reports every problem at once.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -23,7 +26,8 @@ from typing import Any
 
 from core.errors import FieldError, Invalid
 
-__all__ = ["MAX_ROWS", "Column", "errors_csv", "read_table", "template_xlsx"]
+__all__ = ["MAX_ROWS", "Column", "append_safe_row", "errors_csv", "formula_like", "read_table",
+           "rows_csv", "safe_cell", "template_xlsx"]
 
 #: The largest number of data rows an upload may have (the header not counted).
 MAX_ROWS = 200_000
@@ -34,6 +38,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _FILE_FIELD = "file"
 # A report cell starting with one of these would be run as a formula by Excel (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A plain signed decimal ("-12", "+3.50", "-1.2E+3"): a number to a spreadsheet, not a formula.
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -224,19 +230,66 @@ def _read_rows(rows: Iterator[list[Any]], columns: Sequence[Column],
     return out
 
 
-def _safe_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would take this text for a formula (CSV/formula injection, OWASP):
+    it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return and is not simply a
+    number such as ``-12.5``, which a spreadsheet reads as the number it is."""
+    return text.startswith(_FORMULA_PREFIXES) and _PLAIN_NUMBER.fullmatch(text) is None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def safe_cell(value: Any) -> Any:
+    """A value as a CSV (or any untyped text table) cell, never run as a formula.
+
+    Numbers stay numbers (a negative number is a number, not escaped); ``None`` is empty;
+    anything else becomes text, and text a spreadsheet would run as a formula gets a leading
+    apostrophe — the one escape OWASP gives for CSV, a format with no cell types, so Excel
+    and WPS show the text instead of evaluating it (``=cmd|' /C calc'!A0`` stays inert).
+    Every CSV writer goes through this; spreadsheets use :func:`append_safe_row`.
+    """
+    if value is None:
+        return ""
+    if _is_number(value):
+        return value
+    text = str(value)
+    return "'" + text if formula_like(text) else text
+
+
+def append_safe_row(ws: Any, values: Iterable[Any]) -> None:
+    """Append one row to an openpyxl worksheet with no cell that Excel would run as a formula.
+
+    openpyxl stores any string that starts with ``=`` as a formula. Text that looks like one
+    is written as a string cell (``data_type = "s"``) instead of with OWASP's apostrophe: an
+    .xlsx cell carries its type, so a string cell is shown as typed and never evaluated, while
+    an apostrophe would become part of the text (the value read back or re-imported would
+    differ from the one stored). Numbers, dates and booleans keep their types.
+    Every workbook writer goes through this, as every CSV writer goes through :func:`safe_cell`.
+    """
+    from openpyxl.cell.cell import Cell
+
+    cells: list[Any] = []
+    for value in values:
+        if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+            cell = Cell(ws)
+            cell.value = value
+            cell.data_type = "s"  # after the assignment, which guessed "f"
+            cells.append(cell)
+        else:
+            cells.append(value)
+    ws.append(cells)
 
 
 def rows_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """A downloadable table: UTF-8 CSV with a BOM (so Excel shows Chinese), CRLF lines, and
-    text that would start a formula quoted so a spreadsheet shows it as text."""
+    every cell through :func:`safe_cell` so none runs as a formula in a spreadsheet."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([_safe_cell(h) for h in header])
+    writer.writerow([safe_cell(h) for h in header])
     for row in rows:
-        writer.writerow([v if isinstance(v, int) else _safe_cell(v) for v in row])
+        writer.writerow([safe_cell(v) for v in row])
     return _UTF8_BOM + buf.getvalue().encode("utf-8")
 
 
@@ -267,7 +320,7 @@ def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data",
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = sheet_title
-    ws.append([col.title for col in columns])
+    append_safe_row(ws, [col.title for col in columns])
     for idx, col in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=idx)
         cell.font = Font(bold=True)
@@ -275,7 +328,7 @@ def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data",
         ws.column_dimensions[letter].width = max(12, len(col.title.encode("gbk", errors="replace")) + 4)
         ws.column_dimensions[letter].number_format = "@"
     for row in rows:
-        ws.append(list(row))
+        append_safe_row(ws, row)
     ws.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)

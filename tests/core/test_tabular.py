@@ -175,3 +175,74 @@ def test_template_has_header_row_and_reads_back():
     assert read_table("t.xlsx", data, COLUMNS) == []
     assert [c.value for c in openpyxl.load_workbook(
         io.BytesIO(template_xlsx([Column("plain")]))).active[1]] == ["plain"]
+
+
+# --- writers never emit a formula (CSV / formula injection, OWASP) ------------------------------
+
+ATTACK = "=cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("text", [ATTACK, "+1+cmd", "-2+3+cmd|' /C calc'!A0", "@SUM(A1:A9)",
+                                  "\t=1+1", "\r=1+1", "-x"])
+def test_text_that_starts_a_formula_is_escaped_in_csv(text):
+    from core.tabular import rows_csv, safe_cell
+    assert safe_cell(text) == "'" + text
+    rows = list(csv.reader(io.StringIO(rows_csv(["v"], [[text]])[3:].decode("utf-8"))))
+    assert rows[1] == ["'" + text]
+
+
+def test_numbers_stay_numbers_even_negative():
+    from core.tabular import rows_csv, safe_cell
+    for number in (-5, Decimal("-1.2500"), -0.5, 0, 12):
+        assert safe_cell(number) == number
+    for text in ("-12", "-1.5", "+3.50", "-1.2E+3"):
+        assert safe_cell(text) == text  # a plain signed number is read as one, not a formula
+    text = rows_csv(["a", "b", "c"], [[-5, Decimal("-1.2500"), None]])[3:].decode("utf-8")
+    assert text.splitlines()[1] == "-5,-1.2500,"
+
+
+def test_catalogue_import_of_a_formula_exports_as_text(session):
+    """A company name or product name stored through the catalogue import comes out of every
+    writer as the text it is: the CSV escaped, the workbook cell a string, never a formula."""
+    from bench.listing_data import generate_products
+    from core.auth import actor_for_user
+    from core.models import OrgKind
+    from core.tabular import rows_csv
+    from listing import services_catalogue as cat
+    from listing.models import ImportStatus, Product
+    from tests.support import make_org, make_user
+
+    bureau = actor_for_user(session, make_user(
+        session, make_org(session, OrgKind.bureau), "org_admin"))
+    row = generate_products(1, seed=91)[0]
+    row.update(generic_name=ATTACK, trade_name="@SUM(1+1)")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([c.title for c in cat.PRODUCT_COLUMNS])
+    ws.append([row.get(c.key, "") for c in cat.PRODUCT_COLUMNS])
+    ws.cell(row=2, column=3).data_type = "s"  # the attacker typed it as text
+    buf = io.BytesIO()
+    wb.save(buf)
+    batch = cat.import_products(session, bureau, "catalogue.xlsx", buf.getvalue())
+    assert batch.status == ImportStatus.succeeded, batch.errors
+    from sqlmodel import select
+    product = session.exec(select(Product).where(Product.code == row["code"])).one()
+    assert product.generic_name == ATTACK
+
+    exported = [product.code, product.generic_name, product.trade_name, -3, Decimal("-0.1250")]
+    text = rows_csv(["code", "name", "trade", "qty", "price"], [exported])[3:].decode("utf-8")
+    assert list(csv.reader(io.StringIO(text)))[1] == [
+        product.code, "'" + ATTACK, "'@SUM(1+1)", "-3", "-0.1250"]
+
+    book = openpyxl.load_workbook(io.BytesIO(template_xlsx(
+        [Column("code"), Column("name"), Column("trade"), Column("qty"), Column("price")],
+        rows=[exported])))
+    cells = list(book.active[2])
+    assert [c.value for c in cells[:3]] == [product.code, ATTACK, "@SUM(1+1)"]
+    assert [c.data_type for c in cells[:3]] == ["s", "s", "s"]
+    assert cells[3].value == -3 and cells[3].data_type == "n"
+    assert cells[4].data_type == "n"
+    # The workbook's XML holds no formula element at all.
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(template_xlsx([Column(ATTACK)], rows=[[ATTACK]]))) as z:
+        assert b"<f>" not in z.read("xl/worksheets/sheet1.xml")
