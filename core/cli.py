@@ -68,17 +68,51 @@ def create_admin(username: str, password: str, display_name: str, org_name: str,
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; report modified, inserted or deleted records; exit 1 on any."""
-    from core.audit import verify_chain
+@click.option("--checkpoints", "checkpoint_file", type=click.Path(dir_okay=False), default=None,
+              help="checkpoint file (default: AUDIT_CHECKPOINT_FILE or "
+                   "instance/audit-checkpoints.jsonl)")
+def audit_verify(checkpoint_file: str | None) -> None:
+    """Check the hash chain and compare it with every checkpoint; report modified, inserted,
+    deleted, truncated or rewritten records; exit 1 on any."""
+    from pathlib import Path
+
+    from core.audit import checkpoint_path, read_checkpoints, verify_chain, verify_checkpoints
+    path = Path(checkpoint_file) if checkpoint_file else checkpoint_path(
+        current_app.extensions["yaocai.settings"])
+    checkpoints, problems = read_checkpoints(path)
     with _db().unit_of_work() as s:
-        checked, problems = verify_chain(s)
+        checked, chain_problems = verify_chain(s)
+        problems = chain_problems + problems + verify_checkpoints(s, checkpoints)
     for p in problems:
         click.echo(str(p))
+    if not checkpoints:
+        click.echo(f"warning: no checkpoint in {path}: a cut-off tail cannot be detected",
+                   err=True)
     if problems:
         click.echo(f"audit log: {checked} records checked, {len(problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo(f"audit log: {checked} records checked, chain intact")
+    anchored = (f", matches {len(checkpoints)} checkpoint(s) up to seq "
+                f"{max(c.seq for c in checkpoints)}" if checkpoints else "")
+    click.echo(f"audit log: {checked} records checked, chain intact{anchored}")
+
+
+@audit_cli.command("checkpoint")
+@click.option("--file", "checkpoint_file", type=click.Path(dir_okay=False), default=None,
+              help="checkpoint file (default: AUDIT_CHECKPOINT_FILE or "
+                   "instance/audit-checkpoints.jsonl)")
+def audit_checkpoint(checkpoint_file: str | None) -> None:
+    """Anchor the chain's end now (the scheduled job does it every 15 minutes)."""
+    from pathlib import Path
+
+    from core.audit import checkpoint_path, write_checkpoint
+    path = Path(checkpoint_file) if checkpoint_file else checkpoint_path(
+        current_app.extensions["yaocai.settings"])
+    with _db().unit_of_work() as s:
+        cp, appended = write_checkpoint(s, path)
+    if cp is None:
+        click.echo("audit log is empty: nothing to anchor")
+    else:
+        click.echo(json.dumps({**cp.as_dict(), "file": str(path), "appended": appended}))
 
 
 @jobs_cli.command("worker")

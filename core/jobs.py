@@ -436,5 +436,17 @@ def requeue_stale_jobs(session: Session) -> dict[str, int]:
     return {"requeued": requeue_stale(current_app._get_current_object(), session=session)}
 
 
+@job("core.audit_checkpoint")
+def audit_checkpoint(session: Session) -> dict[str, Any]:
+    """Anchor the audit chain's end outside its table (see ``core.audit.write_checkpoint``)."""
+    from flask import current_app
+
+    from core.audit import checkpoint_path, write_checkpoint
+    path = checkpoint_path(current_app.extensions["yaocai.settings"])
+    cp, appended = write_checkpoint(session, path)
+    return {"file": str(path), "appended": appended, **(cp.as_dict() if cp else {})}
+
+
 periodic("core.prune_login_attempts", "15 3 * * *")
+periodic("core.audit_checkpoint", "*/15 * * * *")
 periodic("core.requeue_stale_jobs", "*/5 * * * *")
