@@ -67,6 +67,13 @@ def create_admin(username: str, password: str, display_name: str, org_name: str,
         click.echo(f"created bureau admin {user.username} (id {user.id}) in {bureau.name}")
 
 
+@users_cli.command("permissions-table")
+def users_permissions_table() -> None:
+    """Print the role × permission table (Markdown) that the README carries."""
+    from core.permissions import permissions_table
+    click.echo(permissions_table(), nl=False)
+
+
 @audit_cli.command("verify")
 @click.option("--checkpoints", "checkpoint_file", type=click.Path(dir_okay=False), default=None,
               help="checkpoint file (default: AUDIT_CHECKPOINT_FILE or "

@@ -25,7 +25,7 @@ from core import audit, codes
 from core.auth import hash_password
 from core.errors import Invalid
 from core.models import Organisation, OrgKind, Role, User, UserRole
-from core.permissions import Actor
+from core.permissions import FUND_OFFICER, Actor
 from core.services import OrgIn, check_password_strength
 
 __all__ = [
@@ -48,7 +48,11 @@ DEMO_PASSWORD = "Yaocai@2026"
 DEMO_LOGINS: list[tuple[str, str, str]] = [
     ("admin", "bureau", "省医保局系统管理员 — bureau administrator: organisations, users, jobs"),
     ("reviewer", "bureau", "挂网审核员 — bureau reviewer: listing review, audit log"),
-    ("fund", "bureau", "基金结算经办 — bureau fund-settlement operator"),
+    ("fund", "bureau", "基金结算经办 — bureau fund officer: reads listings, batches and "
+     "agreements, changes none"),
+    ("procurement", "bureau", "集采经办 — bureau procurement manager: creates and runs batches"),
+    ("catalogue", "bureau", "目录管理员 — bureau catalogue manager: imports the product catalogue "
+     "and reference prices"),
     ("hospital", "hospital", "杭州市西湖区人民医院 机构管理员 — hospital administrator"),
     ("hospital_op", "hospital", "杭州市西湖区人民医院 采购经办 — hospital purchasing operator"),
     ("pharma", "enterprise", "浙江钱塘康和药业 机构管理员 — pharmaceutical company administrator"),
@@ -57,6 +61,11 @@ DEMO_LOGINS: list[tuple[str, str, str]] = [
     ("bank", "bank", "浙商合作银行杭州分行 机构管理员 — bank administrator"),
     ("bank_op", "bank", "浙商合作银行杭州分行 信贷经办 — bank credit operator"),
 ]
+
+#: Job roles of bureau departments declared by the business modules (core imports none of
+#: them; ``services.create_user`` would refuse a role no module declared).
+PROCUREMENT_MANAGER = "procurement_manager"
+CATALOGUE_MANAGER = "catalogue_manager"
 
 #: Names of the administrative regions (GB/T 2260) the demo organisations sit in.
 DEMO_REGIONS: dict[str, str] = {
@@ -276,13 +285,18 @@ def demo_organisations() -> list[DemoOrg]:
 
 def demo_users() -> list[DemoUser]:
     """Every demo user (all with :data:`DEMO_PASSWORD`)."""
+    # The bureau's job roles are declared by the modules whose work they do; this table is
+    # data, read when the demo loads, after every module has registered its roles.
     admin, op, rev, view = (Role.org_admin.value, Role.operator.value, Role.reviewer.value,
                             Role.viewer.value)
     users = [
         DemoUser("admin", BUREAU_CODE, "省医保局系统管理员", (admin,)),
         DemoUser("reviewer", BUREAU_CODE, "挂网审核员", (rev,)),
-        DemoUser("fund", BUREAU_CODE, "基金结算经办", (op,)),
+        # Bureau staff hold the job role of their department only (least privilege).
+        DemoUser("fund", BUREAU_CODE, "基金结算经办", (FUND_OFFICER,)),
         DemoUser("viewer", BUREAU_CODE, "医保局查看用户", (view,)),
+        DemoUser("procurement", BUREAU_CODE, "集采经办", (PROCUREMENT_MANAGER,)),
+        DemoUser("catalogue", BUREAU_CODE, "目录管理员", (CATALOGUE_MANAGER,)),
     ]
     for i, (region, serial, _name, short, _address) in enumerate(_HOSPITALS, start=1):
         code = codes.make_institution_code(region, serial)

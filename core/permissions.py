@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.errors import Forbidden
+from core.i18n import N_
 from core.models import OrgKind, Role
 
 # Pseudo-permissions for routes open to everyone / to any logged-in user.
@@ -40,6 +41,34 @@ def grant(kind: OrgKind, role: str, *permissions: str) -> None:
         if perm not in _DECLARED:
             raise ValueError(f"undeclared permission {perm!r}")
     _GRANTS.setdefault((kind, role), set()).update(permissions)
+
+
+def roles_granted(kind: OrgKind) -> list[str]:
+    """Roles holding any permission in an organisation of this kind, base roles first."""
+    return [r for r in roles_for_kind(kind) if _GRANTS.get((kind, r))]
+
+
+def permissions_table() -> str:
+    """The role × permission table, as Markdown: one table per organisation kind, a row per
+    permission that some role of that kind holds, a column per role. The README carries it
+    between ``<!-- permissions-table -->`` markers and a test fails when they differ, so the
+    README always says what the code grants."""
+    out: list[str] = []
+    for kind in OrgKind:
+        roles = roles_granted(kind)
+        held = {p for r in roles for p in _GRANTS.get((kind, r), set())}
+        if not roles:
+            continue
+        out.append(f"**{kind.value}**\n")
+        out.append("| permission | " + " | ".join(f"`{r}`" for r in roles) + " |")
+        out.append("|---|" + ":-:|" * len(roles))
+        for perm, description in _DECLARED.items():
+            if perm not in held:
+                continue
+            marks = ["✓" if perm in _GRANTS.get((kind, r), set()) else "" for r in roles]
+            out.append(f"| `{perm}` {description} | " + " | ".join(marks) + " |")
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def is_declared(name: str) -> bool:
@@ -127,6 +156,13 @@ declare_role(Role.operator.value, "Operator")
 declare_role(Role.reviewer.value, "Reviewer")
 declare_role(Role.viewer.value, "Viewer")
 
+# Bureau job roles: each bureau department gets the permissions of its job and no other, so
+# a fund officer cannot open a procurement batch or import the catalogue. The business modules
+# declare the roles of their own departments (listing: catalogue_manager, procurement:
+# procurement_manager); the fund officer (基金结算经办) is declared here because listing and
+# procurement, below direct pay in the module order, grant it what it reads of theirs.
+FUND_OFFICER = declare_role("fund_officer", N_("Fund officer"))
+
 for _kind in OrgKind:
     grant(_kind, Role.org_admin.value, USER_READ, USER_MANAGE, TOKEN_MANAGE, PROFILE_READ)
     for _role in (Role.operator, Role.reviewer, Role.viewer):
@@ -137,6 +173,7 @@ grant(OrgKind.bureau, Role.org_admin.value, ORG_READ, ORG_MANAGE, JOB_READ, JOB_
 grant(OrgKind.bureau, Role.reviewer.value, ORG_READ, AUDIT_READ)
 grant(OrgKind.bureau, Role.operator.value, ORG_READ)
 grant(OrgKind.bureau, Role.viewer.value, ORG_READ)
+grant(OrgKind.bureau, FUND_OFFICER, PROFILE_READ, ORG_READ)
 
 
 def require(actor: Actor, permission: str) -> None:

@@ -1,6 +1,7 @@
 """Permissions of the Listing module (挂网)."""
+from core.i18n import N_
 from core.models import OrgKind, Role
-from core.permissions import declare, grant
+from core.permissions import FUND_OFFICER, PROFILE_READ, declare, declare_role, grant
 
 VIEW = declare("listing:home:view", "Open the Listing module")
 CATALOGUE_READ = declare("listing:catalogue:read", "Browse the product catalogue")
@@ -18,17 +19,24 @@ LISTING_MANAGE = declare("listing:listing:manage", "Suspend, resume and delist l
 RULES_MANAGE = declare("listing:rules:manage",
                        "Edit the price rules and the holiday calendar")
 
+#: The bureau's catalogue department (目录管理员): keeps the product catalogue and the
+#: reference prices of other provinces.
+CATALOGUE_MANAGER = declare_role("catalogue_manager", N_("Catalogue manager"))
+
 _ALL = [r.value for r in Role]
-_WORKERS = [Role.org_admin.value, Role.operator.value]
 
 for _role in _ALL:
     grant(OrgKind.enterprise, _role, VIEW, CATALOGUE_READ, APP_READ, LISTING_READ)
     grant(OrgKind.hospital, _role, VIEW, CATALOGUE_READ, LISTING_READ)
     grant(OrgKind.bureau, _role, VIEW, CATALOGUE_READ, APP_READ, LISTING_READ)
-for _role in _WORKERS:
+for _role in (Role.org_admin.value, Role.operator.value):
     grant(OrgKind.enterprise, _role, APP_EDIT, OBJECTION_RAISE)
     grant(OrgKind.hospital, _role, OBJECTION_RAISE)
-    grant(OrgKind.bureau, _role, CATALOGUE_IMPORT)
-for _role in (Role.org_admin.value, Role.reviewer.value):
-    grant(OrgKind.bureau, _role, APP_REVIEW, OBJECTION_RESOLVE, LISTING_MANAGE)
-grant(OrgKind.bureau, Role.org_admin.value, RULES_MANAGE)
+# The bureau's own work, each part to the job that does it (a bureau operator or viewer reads).
+grant(OrgKind.bureau, Role.org_admin.value, CATALOGUE_IMPORT, APP_REVIEW, OBJECTION_RESOLVE,
+      LISTING_MANAGE, RULES_MANAGE)
+grant(OrgKind.bureau, Role.reviewer.value, APP_REVIEW, OBJECTION_RESOLVE, LISTING_MANAGE)
+grant(OrgKind.bureau, CATALOGUE_MANAGER, VIEW, CATALOGUE_READ, LISTING_READ, CATALOGUE_IMPORT)
+# The fund pays for what was bought at listed prices: it reads listings, changes none.
+grant(OrgKind.bureau, FUND_OFFICER, VIEW, CATALOGUE_READ, LISTING_READ)
+grant(OrgKind.bureau, CATALOGUE_MANAGER, PROFILE_READ)

@@ -19,7 +19,8 @@ from core.models import AuditLog, Organisation, OrgKind, User, UserRole
 from core.services import check_password_strength
 
 EXPECTED_ROLES = {
-    "admin": {"org_admin"}, "reviewer": {"reviewer"}, "fund": {"operator"},
+    "admin": {"org_admin"}, "reviewer": {"reviewer"}, "fund": {"fund_officer"},
+    "procurement": {"procurement_manager"}, "catalogue": {"catalogue_manager"},
     "viewer": {"viewer"}, "hospital": {"org_admin"}, "hospital_op": {"operator"},
     "pharma": {"org_admin"}, "pharma_op": {"operator"}, "device": {"org_admin"},
     "bank": {"org_admin"}, "bank_op": {"operator"}, "bank2": {"org_admin"},

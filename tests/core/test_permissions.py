@@ -89,3 +89,92 @@ def test_missing_permission_is_403_and_anonymous_is_redirected(client, session):
     login(client, viewer.username)
     assert client.get("/admin/users").status_code == 403
     assert client.get("/home").status_code == 200
+
+
+# --- least privilege: each bureau job role holds what its job needs ----------------------------
+
+README = __import__("pathlib").Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_carries_the_role_permission_table_of_the_code(app):
+    from core.permissions import permissions_table
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- permissions-table:start -->\n", "<!-- permissions-table:end -->"
+    assert start in text and end in text
+    in_readme = text[text.index(start) + len(start):text.index(end)]
+    generated = permissions_table()
+    assert in_readme == generated, (
+        "the README's role table is stale: paste `flask --app wsgi users permissions-table`")
+    cli = app.test_cli_runner().invoke(args=["users", "permissions-table"])
+    assert cli.exit_code == 0 and cli.output == generated
+
+
+def test_demo_roles_are_declared_for_their_organisation_kind(session):
+    from core.demo import demo_organisations, demo_users
+    from core.permissions import roles_granted
+    kinds = {o.code: o.kind for o in demo_organisations()}
+    for user in demo_users():
+        assert set(user.roles) <= set(roles_granted(kinds[user.org_code])), user.username
+
+
+def _bureau_pages(session):
+    """The demo bureau, a draft batch and a catalogue import made by the staff whose job they
+    are; the pages only those jobs need."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import select
+
+    from bench.listing_data import generate_products, products_csv
+    from core.auth import actor_for_user
+    from core.demo import load_core_demo
+    from core.models import User
+    from listing import services_catalogue
+    from procurement import services as procurement
+    from tests.listing.factories import seed_rules
+
+    load_core_demo(session)
+    seed_rules(session)
+    users = {u.username: u for u in session.exec(select(User).where(
+        User.username.in_(["fund", "procurement", "catalogue", "viewer", "reviewer"])))}
+    t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    batch = procurement.create_batch(
+        session, actor_for_user(session, users["procurement"]), procurement.BatchIn(
+            code="LP-2026-01", name="最小权限测试批次", report_deadline=t0 + timedelta(days=5),
+            bid_opens_at=t0 + timedelta(days=10), bid_closes_at=t0 + timedelta(days=20)))
+    imported = services_catalogue.import_products(
+        session, actor_for_user(session, users["catalogue"]), "目录.csv",
+        products_csv(generate_products(2, seed=5)))
+    batch_pages = ["/procurement/batches/new", f"/procurement/batches/{batch.id}/edit",
+                   f"/procurement/batches/{batch.id}/products/new"]
+    import_pages = [f"/listing/imports/{imported.id}",
+                    f"/listing/imports/{imported.id}/report.csv",
+                    "/listing/imports/template/products.xlsx"]
+    return batch_pages, import_pages
+
+
+def test_fund_officer_cannot_open_batch_or_catalogue_work_their_owners_can(client, session):
+    from core.demo import DEMO_PASSWORD
+    batch_pages, import_pages = _bureau_pages(session)
+
+    def status(username, pages):
+        c = client.application.test_client()
+        assert login(c, username, DEMO_PASSWORD).status_code == 302, username
+        return {page: c.get(page).status_code for page in pages}
+
+    everything = batch_pages + import_pages
+    assert set(status("fund", everything).values()) == {403}
+    assert set(status("viewer", everything).values()) == {403}
+    assert set(status("reviewer", everything).values()) == {403}
+    assert set(status("procurement", batch_pages).values()) == {200}
+    assert set(status("procurement", import_pages).values()) == {403}
+    assert set(status("catalogue", import_pages).values()) == {200}
+    assert set(status("catalogue", batch_pages).values()) == {403}
+
+    # The fund officer still does its job: reads the catalogue, batches and agreements.
+    c = client.application.test_client()
+    login(c, "fund", DEMO_PASSWORD)
+    catalogue = c.get("/listing/catalogue")
+    assert catalogue.status_code == 200
+    assert "listing/imports" not in catalogue.get_data(as_text=True)  # no import form
+    assert c.get("/procurement/").status_code == 200
+    assert c.get("/direct_pay/").status_code == 200

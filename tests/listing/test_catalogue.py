@@ -37,7 +37,7 @@ N = 40
 @pytest.fixture
 def bureau(session) -> Actor:
     org = make_org(session, OrgKind.bureau, name="省医保局")
-    return actor_for_user(session, make_user(session, org, "operator"))
+    return actor_for_user(session, make_user(session, org, "catalogue_manager"))
 
 
 @pytest.fixture

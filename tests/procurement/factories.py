@@ -44,7 +44,7 @@ def cast(session: Session, *, cities: tuple[str, ...] = ("330106", "330203"),
     """A bureau, one hospital in each of ``cities`` (district codes) and some companies."""
     seed_rules(session)
     b = bureau(session)
-    c = Cast(actor(session, b, "operator"), actor(session, b, "viewer"))
+    c = Cast(actor(session, b, "procurement_manager"), actor(session, b, "viewer"))
     for region in cities:
         org = make_org(session, OrgKind.hospital, region=region)
         c.hospitals.append(Party(org, actor(session, org, "operator")))

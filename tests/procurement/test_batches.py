@@ -23,7 +23,7 @@ class Cast:
     def __init__(self, session):
         seed_rules(session)
         self.bureau = bureau(session)
-        self.manager = actor(session, self.bureau, "operator")
+        self.manager = actor(session, self.bureau, "procurement_manager")
         self.bureau_viewer = actor(session, self.bureau, "viewer")
         self.hosp = hospital(session)
         self.hosp_op = actor(session, self.hosp, "operator")

@@ -25,7 +25,7 @@ class Cast:
         seed_rules(session)
         self.session = session
         self.bureau = bureau(session)
-        self.manager = make_user(session, self.bureau, "operator")
+        self.manager = make_user(session, self.bureau, "procurement_manager")
         self.viewer = make_user(session, self.bureau, "viewer")
         self.hosp = hospital(session)
         self.hosp_op = make_user(session, self.hosp, "operator")
