@@ -26,7 +26,7 @@ def _form(client, **changes):
     return data
 
 
-def _manager(session, client, role="operator"):
+def _manager(session, client, role="procurement_manager"):
     seed_rules(session)
     org = make_org(session, OrgKind.bureau)
     user = make_user(session, org, role)
