@@ -1,24 +1,39 @@
 """Allocation of agreed volume (约定采购量分配), end to end: read CSVs, build, solve, write.
 
-    python -m bench.allocation [--sizes small,provincial,national] [--runs 3] [--seed 11]
-                               [--processes N] [--naive-max 250000] [--full-max 5000000]
+    python -m bench.allocation [--kinds realistic,grouped] [--sizes small,provincial,national]
+                               [--runs 3] [--seed 11] [--processes N] [--paths fast,floor,…]
+                               [--naive-max 250000] [--mcf-max 250000] [--no-cli]
 
-For each size the seeded generator (:mod:`bench.allocation_data`) writes the instance to a
-temporary directory; then every path is timed ``--runs`` times, each run in a fresh Python
-process (so that peak memory is per run), and the medians are reported:
+For each kind and size the seeded generator (:mod:`bench.allocation_data`) writes the
+instance to a temporary directory. ``realistic`` (the default) gives every hospital 1–5 ranked
+choices among the winners serving its city, as real hospitals answer, so grouping hospitals
+with identical choices saves little; ``grouped`` is the original instance (1–3 choices among
+all winners), on which 2.8 million national variables collapse to ~62,000 grouped columns.
+Every path is timed ``--runs`` times, each run in a fresh Python process (so that peak memory is
+per run), and the medians are reported:
 
-* ``fast`` — the path of ``flask procurement allocate`` (:func:`procurement.cli.run_allocate`):
-  read, group, PuLP models built in bulk per product, :class:`~procurement.allocation.HighsBulk`,
-  write;
-* ``floor`` — the same reading and writing around :func:`~procurement.allocation.highspy_floor`:
-  the same LPs handed to highspy straight from numpy arrays, per product, same process count;
-* ``fast_full`` / ``floor_full`` — both again with one LP row per hospital instead of one per
-  group of hospitals with identical choices (the formulation as written in DOMAIN.md §2, and
-  the worst case when no two hospitals choose alike); skipped above ``--full-max`` variables;
+* ``fast`` — the production path of ``flask procurement allocate``
+  (:func:`procurement.cli.run_allocate`): read and validate, group, PuLP models built in bulk
+  per product, :class:`~procurement.allocation.HighsBulk`, write;
+* ``floor`` — an independent floor that shares no code with the path it judges
+  (:mod:`bench.allocation_floor`): its own lean reader (no validation), the same lexicographic
+  LPs as written in DOMAIN.md §2 (one row per hospital, nothing grouped) handed to highspy
+  column-wise from numpy arrays, one worker per CPU, its own writer;
+* ``mcf`` — a solver-free reference for stage 1: the least rank penalty of every product as a
+  min-cost flow (``networkx.network_simplex``, integers); pure Python, so skipped above
+  ``--mcf-max`` variables;
 * ``naive`` — the ordinary PuLP way (one model for everything, ``+=`` term by term, PuLP's
-  stock HiGHS interface); skipped above ``--naive-max`` variables, and the JSON says so;
+  stock HiGHS interface); skipped above ``--naive-max`` variables;
 * ``cli`` — the real command ``flask --app wsgi procurement allocate`` in a subprocess, wall
   time including interpreter and application start-up.
+
+Every output file is then verified by an independent checker
+(:func:`bench.allocation_floor.check`: demand met exactly, only allowed pairs, capacities and
+floors kept) that also computes the rank penalty and the total cost in price units
+(Σ volume × unit price, exact: 1/10,000 yuan, no rounding to fen); ``agreement`` says whether
+every path, and the min-cost flow for stage 1, reached the same optimum. All times are
+wall-clock seconds; ``*_summed_over_products`` adds up the products' wall-clock times in
+whichever process solved them.
 
 Peak memory: the bench polls the process tree of each run (the run, the forkserver and the
 workers) and reports the largest sum of RSS (every 0.1 s, from ``statm``: cheap) and of PSS
@@ -45,7 +60,7 @@ from typing import Any
 
 from bench.common import emit
 
-PATHS = ("fast", "floor", "fast_full", "floor_full", "naive")
+PATHS = ("fast", "floor", "mcf", "naive")
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"provincial": 5.0, "national": 60.0}
 PEAK_TARGET_MIB = 2048
@@ -57,12 +72,28 @@ FLOOR_RATIO_TARGET = 3.0
 def _one(path: str, input_dir: Path, output: Path, processes: int | None) -> dict[str, Any]:
     import resource
 
-    from procurement.allocation import highspy_floor, naive_build
+    if path == "floor":
+        from bench.allocation_floor import default_processes, run_floor
+
+        out = run_floor(input_dir, output, processes or default_processes())
+        out["maxrss_main_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["maxrss_worker_mib"] = resource.getrusage(
+            resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return out
+    if path == "mcf":
+        from bench.allocation_floor import default_processes, run_mcf
+
+        out = run_mcf(input_dir, processes or default_processes())
+        out["maxrss_main_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["maxrss_worker_mib"] = resource.getrusage(
+            resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return out
+
+    from procurement.allocation import naive_build
     from procurement.cli import read_problem, run_allocate, write_allocation
 
-    if path in ("fast", "fast_full"):
-        res = run_allocate(input_dir, output, processes=processes,
-                           aggregate=(path == "fast"))
+    if path == "fast":
+        res = run_allocate(input_dir, output, processes=processes)
         a, read_s, solve_s, write_s, total_s = (res.allocation, res.read_seconds,
                                                 res.solve_seconds, res.write_seconds,
                                                 res.seconds)
@@ -70,10 +101,7 @@ def _one(path: str, input_dir: Path, output: Path, processes: int | None) -> dic
         t0 = time.perf_counter()
         problem = read_problem(input_dir)
         t1 = time.perf_counter()
-        if path == "naive":
-            a = naive_build(problem)
-        else:
-            a = highspy_floor(problem, processes=processes, aggregate=(path == "floor"))
+        a = naive_build(problem)
         del problem
         t2 = time.perf_counter()
         if a.status == "optimal":
@@ -88,11 +116,18 @@ def _one(path: str, input_dir: Path, output: Path, processes: int | None) -> dic
         "variables": a.variables, "columns": a.columns, "rows_out": len(a.rows),
         "processes": a.processes, "methods": methods,
         "read_s": read_s, "prepare_s": a.prepare_seconds,
-        "model_build_cpu_s": a.build_seconds, "model_solve_cpu_s": a.solve_seconds,
+        "build_wall_s_summed_over_products": a.build_seconds,
+        "solve_wall_s_summed_over_products": a.solve_seconds,
         "solve_wall_s": solve_s, "write_s": write_s, "total_s": total_s,
         "maxrss_main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "maxrss_worker_mib": a.worker_max_rss_kib / 1024,
     }
+
+
+def _check(input_dir: Path, output: Path) -> dict[str, Any]:
+    from bench.allocation_floor import check, read_instance
+
+    return check(read_instance(input_dir), output)
 
 
 # --- measuring a child's process tree --------------------------------------------------------
@@ -222,7 +257,8 @@ def _measure_cli(input_dir: Path, workdir: Path, processes: int | None) -> dict[
 
 # --- the benchmark ---------------------------------------------------------------------------
 
-_NUMBERS = ("read_s", "prepare_s", "model_build_cpu_s", "model_solve_cpu_s", "solve_wall_s",
+_NUMBERS = ("read_s", "prepare_s", "build_wall_s_summed_over_products",
+            "solve_wall_s_summed_over_products", "product_solve_wall_s_summed", "solve_wall_s",
             "write_s", "total_s", "process_wall_s", "maxrss_main_mib", "maxrss_worker_mib",
             "peak_tree_rss_mib", "peak_tree_pss_mib")
 
@@ -230,40 +266,53 @@ _NUMBERS = ("read_s", "prepare_s", "model_build_cpu_s", "model_solve_cpu_s", "so
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out = {k: v for k, v in runs[0].items() if k not in _NUMBERS}
     for key in _NUMBERS:
-        values = [r[key] for r in runs if r[key] is not None]
-        out[key] = round(statistics.median(values), 3) if values else None
-    for key in ("rank_penalty", "total_cost_fen", "status"):
-        values = {r[key] for r in runs}
-        if len(values) != 1:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if key in runs[0]:
+            out[key] = round(statistics.median(values), 3) if values else None
+    out["total_s_runs"] = [round(r["total_s"], 3) for r in runs]
+    for key in ("rank_penalty", "total_cost_fen", "status", "stage1_optimum"):
+        values = {r[key] for r in runs if key in r}
+        if len(values) > 1:
             out[f"{key}_differs_between_runs"] = sorted(map(str, values))
     return out
 
 
-def bench_size(size: str, seed: int, runs: int, processes: int | None, naive_max: int,
-               full_max: int, workdir: Path, cli: bool) -> dict[str, Any]:
+def _measure_check(input_dir: Path, output: Path) -> dict[str, Any]:
+    args = [sys.executable, "-m", "bench.allocation", "--check", str(output), "--input",
+            str(input_dir)]
+    done = subprocess.run(args, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"check failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_size(kind: str, size: str, seed: int, runs: int, processes: int | None,
+               limits: dict[str, int], workdir: Path, cli: bool) -> dict[str, Any]:
     # generated in a child process: this process stays small, and so does the maxrss its
     # measured children inherit (Linux keeps ru_maxrss across fork + exec)
     t0 = time.perf_counter()
-    input_dir = workdir / size
+    input_dir = workdir / f"{kind}-{size}"
     done = subprocess.run(
         [sys.executable, "-m", "bench.allocation_data", "--size", size, "--seed", str(seed),
-         "--out", str(input_dir), "--json"],
+         "--kind", kind, "--out", str(input_dir), "--json"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
         check=True)
     instance = json.loads(done.stdout)
     variables = instance["variables"]
     instance["generate_s"] = round(time.perf_counter() - t0, 2)
-    out: dict[str, Any] = {"instance": instance, "paths": {}, "skipped": {}}
+    out: dict[str, Any] = {"instance": instance, "paths": {}, "skipped": {}, "checked": {}}
     for path in PATHS:
-        if path == "naive" and variables > naive_max:
-            out["skipped"][path] = (f"{variables:,} variables > --naive-max "
-                                    f"{naive_max:,} (the ordinary PuLP build is too slow)")
-            continue
-        if path.endswith("_full") and variables > full_max:
-            out["skipped"][path] = f"{variables:,} variables > --full-max {full_max:,}"
+        if variables > limits.get(path, 1 << 62):
+            out["skipped"][path] = (f"{variables:,} variables > --{path}-max "
+                                    f"{limits[path]:,}")
             continue
         results = [_measure(path, input_dir, workdir, processes) for _ in range(runs)]
         out["paths"][path] = _median(results)
+        if path != "mcf":
+            out["checked"][path] = _measure_check(input_dir, workdir / f"{path}.csv")
+        print(f"  {kind}/{size} {path}: {out['paths'][path]['total_s_runs']}", file=sys.stderr,
+              flush=True)
     if cli:
         results = [_measure_cli(input_dir, workdir, processes) for _ in range(runs)]
         cli_out: dict[str, Any] = {"status": results[0]["status"]}
@@ -271,32 +320,44 @@ def bench_size(size: str, seed: int, runs: int, processes: int | None, naive_max
             values = [r[key] for r in results if r[key] is not None]
             cli_out[key] = round(statistics.median(values), 3) if values else None
         out["paths"]["cli"] = cli_out
-    p = out["paths"]
+    p, checked = out["paths"], out["checked"]
     ratios: dict[str, float] = {}
     if "fast" in p and "floor" in p:
         ratios["fast_total_over_floor_total"] = round(p["fast"]["total_s"]
                                                       / p["floor"]["total_s"], 2)
         ratios["fast_solve_over_floor_solve"] = round(p["fast"]["solve_wall_s"]
                                                       / p["floor"]["solve_wall_s"], 2)
-    if "fast_full" in p and "floor_full" in p:
-        ratios["fast_full_total_over_floor_full_total"] = round(
-            p["fast_full"]["total_s"] / p["floor_full"]["total_s"], 2)
-        ratios["fast_full_solve_over_floor_full_solve"] = round(
-            p["fast_full"]["solve_wall_s"] / p["floor_full"]["solve_wall_s"], 2)
     if "naive" in p and "fast" in p:
         ratios["naive_total_over_fast_total"] = round(p["naive"]["total_s"]
                                                       / p["fast"]["total_s"], 1)
-    agree = {(v["rank_penalty"], v["status"]) for k, v in p.items() if k in PATHS}
+    if "mcf" in p and "floor" in p:
+        ratios["mcf_solve_over_floor_solve"] = round(p["mcf"]["solve_wall_s"]
+                                                     / p["floor"]["solve_wall_s"], 1)
     out["ratios"] = ratios
-    out["all_paths_agree_on_rank_penalty"] = len(agree) == 1
+    # the lexicographic optimum is unique in value: every path must reach it, exactly
+    penalties = {k: v["rank_penalty"] for k, v in checked.items()}
+    if "mcf" in p:
+        penalties["mcf_stage1"] = p["mcf"]["stage1_optimum"]
+    if "floor" in p:
+        penalties["floor_stage1"] = p["floor"]["stage1_optimum"]
+    costs = {k: v["total_cost_price_units"] for k, v in checked.items()}
+    out["agreement"] = {
+        "all_outputs_feasible": all(v["feasible"] for v in checked.values()),
+        "rank_penalty": penalties, "rank_penalty_agrees": len(set(penalties.values())) == 1,
+        "total_cost_price_units": costs,
+        "total_cost_agrees": len(set(costs.values())) == 1,
+        "total_cost_yuan": {k: v["total_cost_yuan"] for k, v in checked.items()},
+    }
     if size in TARGETS and "fast" in p:
         f = p["fast"]
         out["targets"] = {
             "total_s_max": TARGETS[size], "total_s": f["total_s"],
             "total_ok": f["total_s"] <= TARGETS[size],
-            "peak_mib_max": PEAK_TARGET_MIB, "peak_tree_pss_mib": f["peak_tree_pss_mib"],
+            "peak_mib_max": PEAK_TARGET_MIB, "peak_tree_rss_mib": f["peak_tree_rss_mib"],
+            "peak_tree_pss_mib": f["peak_tree_pss_mib"],
             "peak_ok": f["peak_tree_rss_mib"] <= PEAK_TARGET_MIB,
             "floor_ratio_max": FLOOR_RATIO_TARGET,
+            "floor_ratio": ratios.get("fast_total_over_floor_total"),
             "floor_ratio_ok": ratios.get("fast_total_over_floor_total", 99) <= FLOOR_RATIO_TARGET,
         }
     return out
@@ -305,34 +366,52 @@ def bench_size(size: str, seed: int, runs: int, processes: int | None, naive_max
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="small,provincial,national")
+    ap.add_argument("--kinds", default="realistic",
+                    help="instance kinds: realistic (choice diversity as real hospitals "
+                         "answer), grouped (the original 1–3 choices), or both")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--processes", type=int, default=None,
-                    help="worker processes (default: the solver's own choice)")
+                    help="worker processes (default: the solver's own choice; the floor and "
+                         "the min-cost flow use one per CPU)")
     ap.add_argument("--naive-max", type=int, default=250_000,
                     help="skip the naive PuLP build above this many variables")
-    ap.add_argument("--full-max", type=int, default=5_000_000,
-                    help="skip the per-hospital (ungrouped) paths above this many variables")
+    ap.add_argument("--mcf-max", type=int, default=250_000,
+                    help="skip the networkx min-cost flow above this many variables")
+    ap.add_argument("--paths", default=",".join(PATHS), help="paths to time")
     ap.add_argument("--no-cli", action="store_true", help="skip the real flask command")
     ap.add_argument("--one", choices=PATHS, help=argparse.SUPPRESS)
+    ap.add_argument("--check", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         emit(_one(args.one, args.input, args.output, args.processes))
         return
+    if args.check:
+        emit(_check(args.input, args.check))
+        return
     if args.runs < 3:
         print("note: fewer than 3 runs; medians of 3 or more are the convention",
               file=sys.stderr)
+    limits = {"naive": args.naive_max, "mcf": args.mcf_max}
+    limits.update({p: -1 for p in PATHS if p not in args.paths.split(",")})
     with tempfile.TemporaryDirectory(prefix="yaocai-alloc-") as tmp:
         result: dict[str, Any] = {
             "benchmark": "allocation", "runs": args.runs, "seed": args.seed,
-            "cpus": os.cpu_count(), "processes": args.processes or "auto", "sizes": {}}
-        for size in args.sizes.split(","):
-            result["sizes"][size] = bench_size(size, args.seed, args.runs, args.processes,
-                                               args.naive_max, args.full_max, Path(tmp),
-                                               not args.no_cli)
-            print(f"{size} done", file=sys.stderr, flush=True)
+            "cpus": os.cpu_count(), "processes": args.processes or "auto",
+            "load_average_at_start": os.getloadavg()[0],
+            "note": "every *_s is wall-clock seconds; *_summed_over_products adds up the "
+                    "products' wall-clock times in whichever process solved them (it may "
+                    "exceed the elapsed time when workers run in parallel)",
+            "instances": {}}
+        for kind in args.kinds.split(","):
+            for size in args.sizes.split(","):
+                result["instances"][f"{kind}/{size}"] = bench_size(
+                    kind, size, args.seed, args.runs, args.processes, limits, Path(tmp),
+                    not args.no_cli)
+                print(f"{kind}/{size} done", file=sys.stderr, flush=True)
+        result["load_average_at_end"] = os.getloadavg()[0]
         emit(result)
 
 
