@@ -43,7 +43,7 @@ def _world(db: Any, n: int) -> dict[str, Any]:
         c = f.cast(s, cities=("330106",), companies=1)
         batch, (bp,) = f.batch_in_bidding(s, c)
         f.report(s, c, bp, [1000])
-        f.services.move_batch(s, c.manager, batch.id, "open_bidding")
+        f.services.move_batch(s, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
         f.bid(s, c.companies[0], bp, "0.50")
         f.to_allocating(s, c, batch)
         winner = s.exec(sa.select(Winner).where(Winner.batch_id == batch.id)).scalar_one()

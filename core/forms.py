@@ -8,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from core.errors import FieldError, Invalid
+from core.i18n import N_
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,3 +43,15 @@ def parse(model: type[M], data: Mapping[str, Any] | MultiDict, *,
             loc = ".".join(str(p) for p in err["loc"]) or "body"
             errors.append(FieldError(loc, err["msg"]))
         raise Invalid(errors) from None
+
+
+#: The form field an irreversible action's confirmation (确认) sends, and its value.
+CONFIRM_FIELD = N_("confirm")
+CONFIRMED = "yes"
+
+
+def require_confirmation(data: Mapping[str, Any] | MultiDict) -> None:
+    """Refuse (422 naming ``confirm``) a form that did not confirm its irreversible action:
+    the page's dialog, or its check box without JavaScript, sends ``confirm=yes``."""
+    if data.get(CONFIRM_FIELD) != CONFIRMED:
+        raise Invalid.one(CONFIRM_FIELD, N_("Confirm the action first."))

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from core.db import get_session
 from core.errors import Invalid
-from core.forms import parse
+from core.forms import parse, require_confirmation
 from core.i18n import N_
 from core.models import Organisation
 from core.nav import NavItem, register
@@ -429,6 +429,7 @@ def listing_detail(listing_id: int):
                  if f.filename]
 
         def change() -> Any:
+            require_confirmation(request.form)
             try:
                 reason_code = ListingReason(request.form.get("reason_code") or "")
             except ValueError:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from flask import Flask, Response, jsonify
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 from werkzeug.datastructures import FileStorage as WerkzeugFile
 
 from core.api import ERRORS, SECURITY, PageQuery, Problem
@@ -115,6 +115,19 @@ class BatchPath(BaseModel):
 class ActionPath(BaseModel):
     batch_id: int
     action: str
+
+
+class ActionBody(BaseModel):
+    """An optional body of a batch move; a move without one sends no body."""
+
+    reason: str | None = Field(None, max_length=2000, description=(
+        "why; required by open_bidding before the reporting deadline or while hospitals "
+        "have not reported (422 naming reason without it)"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body(cls, data: Any) -> Any:
+        return {} if data is None else data
 
 
 class BatchProductPath(BaseModel):
@@ -612,14 +625,14 @@ _AWARD_ACTIONS = ("close_regions",)
                   "start_allocation, close_regions, execute, close, cancel (bureau)",
           description=IF_MATCH_DOC, responses={200: BatchOut, **PROBLEMS})
 @requires(BATCH_MANAGE)
-def batch_action(path: ActionPath, header: IfMatch):
+def batch_action(path: ActionPath, header: IfMatch, body: ActionBody):
     session, actor = get_session(), acting()
     version = _expected_version(header)
     if path.action in _AWARD_ACTIONS:
         batch = award.close_regions(session, actor, path.batch_id, expected_version=version)
     elif path.action in services.BATCH_FLOW.actions:
         batch = services.move_batch(session, actor, path.batch_id, path.action,
-                                    expected_version=version)
+                                    expected_version=version, reason=body.reason)
     else:
         raise Invalid.one("action", "Unknown action.")
     return jsonify(_batch(batch))

@@ -627,7 +627,8 @@ class _Loader:
         reports = plan_reports(FINISHED_PRODUCTS, hospitals, random.Random(SEED), LOW_REPORTS)
         uploads = frozenset(row for row, name in hospitals if hospital_type(name) == "general")
         self.report(batch, bps, reports, now=REPORTS_FROM + timedelta(days=3), uploads=uploads)
-        services.move_batch(self.s, self.bureau, batch.id, "open_bidding")
+        services.move_batch(self.s, self.bureau, batch.id, "open_bidding",
+                            reason="报量截止，未报量医疗机构已书面确认不参加本批次")
         bid_times = self.bids(batch, bps, reports)
         services.move_batch(self.s, self.bureau, batch.id, "close_bidding")
         award.run_selection(self.s, self.bureau, batch.id)

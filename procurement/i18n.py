@@ -51,6 +51,7 @@ TERMS: tuple[str, ...] = (
     N_('vbp_bid.submit'),  # audit action
     N_('not allowed: %(permission)s'),  # error (services.py)
     N_('A batch with this code exists.'),  # message (services.py)
+    N_('Bidding starts before the reporting deadline or with hospitals still unreported: give the reason.'),  # message (services.py)
     N_('vbp_batch %(id)s cannot be changed when %(status)s'),  # error (services.py)
     N_('the bidding window of vbp_batch %(id)s is fixed once bidding opens'),  # error (services.py)
     N_('products of vbp_batch %(id)s are fixed once reporting opens'),  # error (services.py)

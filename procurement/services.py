@@ -160,10 +160,16 @@ def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn, *
 
 
 def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
-               expected_version: int | None = None, now: datetime | None = None) -> Batch:
-    """Move a batch along its lifecycle, with the checks each move needs."""
+               expected_version: int | None = None, now: datetime | None = None,
+               reason: str | None = None) -> Batch:
+    """Move a batch along its lifecycle, with the checks each move needs.
+
+    Starting bidding (开始投标) before the reporting deadline, or while some hospitals have
+    not reported, needs a ``reason``; it is kept in the audit record with those hospitals."""
     batch = get_batch(session, actor, batch_id)
     now = now or utcnow()
+    reason = (reason or "").strip() or None
+    details: dict | None = None
     if BATCH_FLOW.find(batch.status, action) is not None:
         if action == "open_reporting":
             products = session.exec(select(func.count()).select_from(BatchProduct).where(
@@ -178,6 +184,14 @@ def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
             errors = ErrorCollector()
             if batch.bid_opens_at is None or batch.bid_closes_at is None:
                 errors.add("bid_closes_at", "Set the bidding window.")
+            check = _bidding_check(session, batch, now)
+            if check.needs_reason:
+                if reason is None:
+                    errors.add("reason", "Bidding starts before the reporting deadline or "
+                                         "with hospitals still unreported: give the reason.")
+                details = {"before_deadline": check.before_deadline,
+                           "unreported": check.unreported_total,
+                           "unreported_codes": [o.code for o in check.unreported]}
             errors.raise_if_any()
         if action == "close_bidding" and (batch.bid_closes_at is None
                                           or now < batch.bid_closes_at):
@@ -203,7 +217,54 @@ def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
             b.award_stage = AwardStage.regions
 
     return BATCH_FLOW.transition(session, batch, action, actor,
-                                 expected_version=expected_version, before_commit=stamp)
+                                 expected_version=expected_version, reason=reason,
+                                 details=details, before_commit=stamp)
+
+
+#: How many unreported hospitals a bidding check names (the rest are counted).
+UNREPORTED_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class BiddingCheck:
+    """What starting bidding now would leave behind: the reporting deadline not yet passed
+    and the active hospitals that have not reported every product (the first
+    ``UNREPORTED_SHOWN``, by code, and how many in all)."""
+
+    before_deadline: bool
+    report_deadline: datetime | None
+    unreported: list[Organisation]
+    unreported_total: int
+
+    @property
+    def needs_reason(self) -> bool:
+        return self.before_deadline or self.unreported_total > 0
+
+
+def _unreported_stmt(session: Session, batch_id: int) -> sa.Select:
+    n_products = session.exec(select(func.count()).select_from(BatchProduct).where(
+        BatchProduct.batch_id == batch_id)).one()
+    reported = (select(VolumeReport.org_id).where(VolumeReport.batch_id == batch_id)
+                .group_by(VolumeReport.org_id)
+                .having(func.count(sa.distinct(VolumeReport.batch_product_id)) >= n_products))
+    return select(Organisation).where(
+        Organisation.kind == OrgKind.hospital, Organisation.status == OrgStatus.active,
+        Organisation.id.not_in(reported))  # type: ignore[union-attr]
+
+
+def _bidding_check(session: Session, batch: Batch, now: datetime) -> BiddingCheck:
+    stmt = _unreported_stmt(session, batch.id)
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    shown = list(session.exec(stmt.order_by(Organisation.code).limit(UNREPORTED_SHOWN)))
+    return BiddingCheck(batch.report_deadline is not None and now < batch.report_deadline,
+                        batch.report_deadline, shown, total)
+
+
+def bidding_check(session: Session, actor: Actor, batch_id: int, *,
+                  now: datetime | None = None) -> BiddingCheck:
+    """What the bureau is told before it starts bidding (the rule of ``move_batch``)."""
+    require(actor, BATCH_MANAGE)
+    return _bidding_check(session, get_batch(session, actor, batch_id), now or utcnow())
 
 
 def _local_time(value: datetime | None) -> str:
@@ -447,14 +508,7 @@ def missing_reporters(session: Session, actor: Actor, batch_id: int) -> list[Org
     """Active hospitals that have not reported every product of the batch (bureau view)."""
     require(actor, REPORT_OVERVIEW)
     get_batch(session, actor, batch_id)
-    n_products = session.exec(select(func.count()).select_from(BatchProduct).where(
-        BatchProduct.batch_id == batch_id)).one()
-    reported = (select(VolumeReport.org_id).where(VolumeReport.batch_id == batch_id)
-                .group_by(VolumeReport.org_id)
-                .having(func.count(sa.distinct(VolumeReport.batch_product_id)) >= n_products))
-    return list(session.exec(select(Organisation).where(
-        Organisation.kind == OrgKind.hospital, Organisation.status == OrgStatus.active,
-        Organisation.id.not_in(reported)).order_by(Organisation.code)))  # type: ignore[union-attr]
+    return list(session.exec(_unreported_stmt(session, batch_id).order_by(Organisation.code)))
 
 
 # --- bids -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from core.db import get_session
 from core.errors import DomainError, Invalid
-from core.forms import parse
+from core.forms import parse, require_confirmation
 from core.i18n import N_
 from core.models import OrgKind
 from core.nav import NavItem, register
@@ -99,8 +99,12 @@ def tabs_for(batch: Batch, actor: Actor) -> list[Tab]:
 def batch_page(template: str, batch: Batch, tab: str, status: int = 200, **context: Any) -> Any:
     """Render one page of a batch with the shared head: status, lifecycle buttons, tabs."""
     actor = acting()
+    actions = services.BATCH_FLOW.allowed_actions(batch, actor)
+    # Starting bidding tells the bureau what it leaves behind (the service's rule).
+    bidding_check = services.bidding_check(get_session(), actor, batch.id) \
+        if "open_bidding" in actions else None
     return render_template(template, batch=batch, tab=tab, tabs=tabs_for(batch, actor),
-                           actions=services.BATCH_FLOW.allowed_actions(batch, actor),
+                           actions=actions, bidding_check=bidding_check,
                            now=utcnow(), **context), status
 
 
@@ -260,11 +264,14 @@ _DONE = {
 @bp.route("/batches/<int:batch_id>/actions/<action>", methods=["POST"])
 @requires(BATCH_MANAGE)
 def batch_action(batch_id: int, action: str):
-    """A lifecycle button. The form carries the version the page showed: a batch changed in
-    the meantime answers 409 with the page as it is now."""
+    """A lifecycle button, confirmed in its dialog (every move is for good). The form carries
+    the version the page showed: a batch changed in the meantime answers 409 with the page
+    as it is now."""
     try:
+        require_confirmation(request.form)
         services.move_batch(get_session(), acting(), batch_id, action,
-                            expected_version=int_arg("version"))
+                            expected_version=int_arg("version"),
+                            reason=request.form.get("reason"))
     except DomainError as exc:
         return _overview(batch_id, refused(exc))
     flash(_(_DONE.get(action, N_("Saved."))), "success")

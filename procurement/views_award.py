@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from core.db import get_session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from core.forms import require_confirmation
 from core.i18n import N_
 from core.models import Organisation, OrgKind
 from core.money import format_fen, format_price
@@ -319,6 +320,7 @@ def region_finish(batch_id: int, bp_id: int):
 def regions_close(batch_id: int):
     """End the picking: unpicked regions are assigned, backups set; hospitals choose next."""
     try:
+        require_confirmation(request.form)
         award.close_regions(get_session(), acting(), batch_id, expected_version=int_arg("version"))
     except DomainError as exc:
         return _regions_page(batch_id, refused(exc))
@@ -516,6 +518,7 @@ def allocation_start(batch_id: int):
 def allocation_publish(batch_id: int, run_id: int):
     """Publish an optimal run as the first contract year's agreements."""
     try:
+        require_confirmation(request.form)
         run = alloc.get_run(get_session(), acting(), run_id)
         if run.batch_id != batch_id:
             raise NotFound("%(object)s %(id)s not found",

@@ -162,3 +162,15 @@ def new_page(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+
+
+def confirm_action(page: Any, action: str, *, reason: str | None = None,
+                   scope: str = "") -> None:
+    """Press an irreversible action's button (``data-action``), and confirm it in the dialog
+    it opens (core/static/js/confirm.js), giving ``reason`` where the dialog asks for one."""
+    page.locator(f"{scope} button[data-action={action}]".strip()).click()
+    dialog = page.locator("dialog.confirm-dialog[open]")
+    dialog.wait_for(state="visible")
+    if reason is not None:
+        dialog.locator("textarea[name=reason]").fill(reason)
+    dialog.locator(f"button[data-confirm-submit={action}]").click()

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON
+from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON, confirm_action
 
 if not HAVE_CHROMIUM:
     pytest.skip(SKIP_REASON, allow_module_level=True)
@@ -85,8 +85,8 @@ def _batch(live_server):
         return s.exec(select(Batch).where(Batch.code == CODE)).one()
 
 
-def _click_action(page: Page, action: str) -> None:
-    page.locator(f"#lifecycle button[data-action={action}]").click()
+def _click_action(page: Page, action: str, reason: str | None = None) -> None:
+    confirm_action(page, action, reason=reason, scope="#lifecycle")
     expect(page.locator(".flash-success").first).to_be_visible()
 
 
@@ -138,7 +138,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
 
     # 3. Bidding opens; two companies bid; the bureau sees who bid but not at what price.
     bureau.goto(batch_url)
-    _click_action(bureau, "open_bidding")
+    _click_action(bureau, "open_bidding", reason="端到端测试：报量截止前开始投标")
     # pharma's ucp is at most ¥0.50; the rival's, ¥60.00 a package even of 100 units after the
     # 差比价 pack factor, is above ¥0.70: pharma wins alone (two bidders: cap of 1).
     for username, price in (("pharma", "0.50"), (rival, "60.00")):
@@ -199,7 +199,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
     expect(winner.locator(".flash-success").first).to_be_visible()
     winner.screenshot(path=str(artifacts / "procurement_regions.png"), full_page=True)
     bureau.goto(f"/procurement/batches/{batch.id}/regions")
-    bureau.locator("button[data-action=close_regions]").click()
+    confirm_action(bureau, "close_regions")
     expect(bureau.locator(".flash-success").first).to_be_visible()
 
     # 6. The hospital ranks the winners serving its city.
@@ -228,7 +228,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
     # One winner: the agreed volume is 50 % of the reported 100,000.
     expect(bureau.locator("#lines")).to_contain_text("50,000")
     bureau.screenshot(path=str(artifacts / "procurement_allocation.png"), full_page=True)
-    bureau.locator("button[data-action=publish_allocation]").click()
+    confirm_action(bureau, "publish_allocation")
     expect(bureau.locator(".flash-success").first).to_be_visible()
 
     # 8. Both sides confirm; the batch executes.

@@ -85,7 +85,7 @@ def bid(session: Session, party: Party, bp: BatchProduct, package_price: str, *,
 
 def to_evaluating(session: Session, c: Cast, batch: Batch) -> None:
     if batch.status == BatchStatus.reporting:
-        services.move_batch(session, c.manager, batch.id, "open_bidding")
+        services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     services.move_batch(session, c.manager, batch.id, "close_bidding", now=CLOSES)
 
 

@@ -47,7 +47,7 @@ def world(session):
     batch, (bp,) = batch_in_bidding(session, c)
     batch.cycle_start = date(2027, 1, 1)
     report(session, c, bp, [1000, 500])
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     bid(session, c.companies[0], bp, "0.50")
     bid(session, c.companies[1], bp, "0.80", capacity=200)
     to_allocating(session, c, batch)
@@ -282,7 +282,7 @@ def test_progress_is_stored_after_every_step(session):
     batch, bps = batch_in_bidding(session, c, products=3)
     for bp in bps:
         report(session, c, bp, [100])
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     for bp in bps:
         bid(session, c.companies[0], bp, "0.50")
     to_allocating(session, c, batch)

@@ -100,7 +100,7 @@ def bidding_now(session, c):
     batch.bid_opens_at, batch.bid_closes_at = now - timedelta(hours=1), now + timedelta(days=1)
     session.add(batch)
     session.flush()
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     return batch, bps
 
 
@@ -243,7 +243,7 @@ def test_report_input_errors_and_a_closed_batch(client, session):
     neg = problem(client.put(f"{API}/batch-products/{bp.id}/report", headers=h1,
                              json=REPORT | {"demand": -1}), 422)
     assert [e["field"] for e in neg["errors"]] == ["demand"]
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     closed = problem(client.put(f"{API}/batch-products/{bp.id}/report", headers=h1,
                                 json=REPORT), 409)
     assert closed["current_status"] == "bidding"
@@ -391,7 +391,7 @@ def test_company_withdraws_its_own_bid_once(client, session):
 def test_bureau_selects_the_winners_and_results_are_public_from_the_publicity(client, session):
     c = cast(session)
     batch, (bp,) = batch_in_bidding(session, c)
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     bid(session, c.companies[0], bp, "0.50")
     bid(session, c.companies[1], bp, "0.60")
     to_evaluating(session, c, batch)
@@ -432,7 +432,7 @@ def allocating(session):
     batch, (bp,) = batch_in_bidding(session, c)
     batch.cycle_start = date(2027, 1, 1)
     report(session, c, bp, [1000, 500])
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     bid(session, c.companies[0], bp, "0.50")
     bid(session, c.companies[1], bp, "0.80", capacity=200)
     to_allocating(session, c, batch)

@@ -33,7 +33,7 @@ def five(session):
     c = cast(session, companies=5)
     batch, (bp,) = batch_in_bidding(session, c)
     report(session, c, bp, [1000, 500])
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     bids = [bid(session, party, bp, price)
             for party, price in zip(c.companies, ["0.50", "0.80", "0.85", "1.00", "1.20"],
                                     strict=True)]
@@ -86,7 +86,7 @@ def test_results_are_public_only_from_the_publicity(session, five):
 def test_selection_waits_for_the_bids_to_open(session):
     c = cast(session)
     batch, (bp,) = batch_in_bidding(session, c)
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     with pytest.raises(Conflict):  # still bidding
         award.run_selection(session, c.manager, batch.id, now=AFTER)
 
@@ -133,7 +133,7 @@ def regions(session):
     batch, (bp,) = batch_in_bidding(session, c)
     assert batch.rule_version == version
     report(session, c, bp, [1000, 500, 300])
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     bid(session, c.companies[0], bp, "0.50")
     bid(session, c.companies[1], bp, "0.80")
     to_allocating(session, c, batch)
@@ -228,7 +228,7 @@ def test_unpicked_regions_go_to_a_winner_that_can_supply_them(session):
     publish_rules(session, c, entrant_cap_k=0)
     batch, (bp,) = batch_in_bidding(session, c)
     report(session, c, bp, [1000, 500, 300])  # agreed at 60 %: 600, 300, 180
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     bid(session, c.companies[0], bp, "0.50", capacity=250)
     bid(session, c.companies[1], bp, "0.80")
     to_allocating(session, c, batch)

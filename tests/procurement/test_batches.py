@@ -53,8 +53,8 @@ def new_batch(session, c: Cast, code: str = "ZJ-2026-01"):
 def test_batch_lifecycle_checks_and_audit(session, cast):
     batch, _ = new_batch(session, cast)
     assert batch.status == BatchStatus.draft and batch.rule_version == 1
-    for action in ("open_reporting", "open_bidding"):
-        services.move_batch(session, cast.manager, batch.id, action)
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    services.move_batch(session, cast.manager, batch.id, "open_bidding", reason="提前开始投标")
     with pytest.raises(Conflict) as early:  # the window has not closed yet
         services.move_batch(session, cast.manager, batch.id, "close_bidding",
                             now=CLOSES - timedelta(seconds=1))
@@ -145,7 +145,7 @@ def test_reporting_deadline_status_and_isolation(session, cast):
 def _open_bidding(session, cast):
     batch, bp = new_batch(session, cast)
     services.move_batch(session, cast.manager, batch.id, "open_reporting")
-    services.move_batch(session, cast.manager, batch.id, "open_bidding")
+    services.move_batch(session, cast.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
     return batch, bp
 
 

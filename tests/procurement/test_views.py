@@ -69,7 +69,8 @@ def new_batch(c: Cast, code: str = "ZJ-2026-01", *, products: int = 1,
 
 def move(c: Cast, batch: Batch, *actions: str, at: datetime | None = None) -> Batch:
     for action in actions:
-        services.move_batch(c.session, c.actor(c.manager), batch.id, action, now=at)
+        services.move_batch(c.session, c.actor(c.manager), batch.id, action, now=at,
+                            reason="提前开始投标" if action == "open_bidding" else None)
     return batch
 
 
@@ -233,13 +234,13 @@ def test_lifecycle_buttons_post_the_version_and_a_stale_page_is_409(client, cast
     cast.session.flush()
     assert batch.version == stale + 1
     resp = post(client, f"/procurement/batches/{batch.id}/actions/open_reporting",
-                {"version": stale})
+                {"version": stale, "confirm": "yes"})
     assert resp.status_code == 409
     assert "改名" in html(resp)  # the page as it is now
     cast.session.expire_all()
     assert cast.session.get(Batch, batch.id).status == BatchStatus.draft
     resp = post(client, f"/procurement/batches/{batch.id}/actions/open_reporting",
-                {"version": stale + 1})
+                {"version": stale + 1, "confirm": "yes"})
     assert resp.status_code == 302
     cast.session.expire_all()
     assert cast.session.get(Batch, batch.id).status == BatchStatus.reporting
@@ -249,15 +250,15 @@ def test_lifecycle_refusals_are_shown_on_the_page(client, cast):
     batch = new_batch(cast, products=0)
     login(client, cast.manager.username)
     resp = post(client, f"/procurement/batches/{batch.id}/actions/open_reporting",
-                {"version": batch.version})
+                {"version": batch.version, "confirm": "yes"})
     assert resp.status_code == 422  # no products yet
     resp = post(client, f"/procurement/batches/{batch.id}/actions/publicize",
-                {"version": batch.version})
+                {"version": batch.version, "confirm": "yes"})
     assert resp.status_code == 409  # not from draft
     login(client, cast.viewer.username)
     assert "/actions/" not in html(client.get(f"/procurement/batches/{batch.id}"))
     assert post(client, f"/procurement/batches/{batch.id}/actions/cancel",
-                {"version": batch.version}).status_code == 403
+                {"version": batch.version, "confirm": "yes"}).status_code == 403
 
 
 # --- volume reports ---------------------------------------------------------------------------
@@ -435,7 +436,7 @@ def test_after_the_close_the_bureau_sees_the_opened_bids(client, cast):
     page = html(client.get(path))
     assert "¥0.9000" in page and "¥1.2000" in page and "badge-sealed" not in page
     resp = post(client, f"/procurement/batches/{batch.id}/actions/close_bidding",
-                {"version": batch.version})
+                {"version": batch.version, "confirm": "yes"})
     assert resp.status_code == 302
     page = html(client.get(path))
     assert "¥0.9000" in page and "¥1.2000" in page

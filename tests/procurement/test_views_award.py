@@ -61,7 +61,7 @@ class World:
         c.hospitals[0].org.address = "杭州市西湖区文三路 218 号"
         c.hospitals[1].org.address = "宁波市海曙区中山西路 402 号"
         report(session, c, bp, [1000, 500])
-        services.move_batch(session, c.manager, batch.id, "open_bidding")
+        services.move_batch(session, c.manager, batch.id, "open_bidding", reason="报量截止前开始投标（测试）")
         self.bids = [bid(session, c.companies[0], bp, "0.50"),
                      bid(session, c.companies[1], bp, "0.80", capacity=200),
                      bid(session, c.companies[2], bp, "1.20")]
@@ -321,13 +321,13 @@ def test_the_bureau_closes_region_selection_from_the_version_it_saw(client, sess
     as_(client, session, world.manager)
     page = html(client.get(f"{b}/regions"))
     assert f"{b}/regions/close" in page and f'name="version" value="{batch.version}"' in page
-    resp = post(client, f"{b}/regions/close", {"version": batch.version - 1})
+    resp = post(client, f"{b}/regions/close", {"version": batch.version - 1, "confirm": "yes"})
     assert resp.status_code == 409
     assert world.reload(Batch, world.batch.id).award_stage == AwardStage.regions
     as_(client, session, world.w1)
-    assert post(client, f"{b}/regions/close", {"version": batch.version}).status_code == 403
+    assert post(client, f"{b}/regions/close", {"version": batch.version, "confirm": "yes"}).status_code == 403
     as_(client, session, world.manager)
-    resp = post(client, f"{b}/regions/close", {"version": batch.version})
+    resp = post(client, f"{b}/regions/close", {"version": batch.version, "confirm": "yes"})
     assert resp.status_code == 302
     assert world.reload(Batch, world.batch.id).award_stage == AwardStage.choice
     page = html(client.get(f"{b}/regions"))
@@ -424,9 +424,9 @@ def test_an_allocation_run_from_the_page_to_its_figures(app, client, session, wo
     assert "attachment; filename*=UTF-8''" in export.headers["Content-Disposition"]
     assert export.get_data(as_text=True).count("\r\n") == 4  # the header and 3 lines
     # Publishing from a stale page is a 409; from the page as it is, the agreements go out.
-    resp = post(client, f"{b}/allocation/{run.id}/publish", {"version": run.version - 1})
+    resp = post(client, f"{b}/allocation/{run.id}/publish", {"version": run.version - 1, "confirm": "yes"})
     assert resp.status_code == 409
-    resp = post(client, f"{b}/allocation/{run.id}/publish", {"version": run.version})
+    resp = post(client, f"{b}/allocation/{run.id}/publish", {"version": run.version, "confirm": "yes"})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"{b}/agreements")
     assert world.reload(Batch, world.batch.id).award_stage == AwardStage.agreements
     assert len(session.exec(select(Agreement).where(
@@ -448,7 +448,7 @@ def test_an_infeasible_run_shows_its_diagnosis(app, client, session, world):
         assert line.split(":")[0] in page
     assert "action:publish_allocation" not in page and "/publish" not in page
     assert post(client, f"{b}/allocation/{run.id}/publish",
-                {"version": run.version}).status_code == 409
+                {"version": run.version, "confirm": "yes"}).status_code == 409
 
 
 # --- agreements -------------------------------------------------------------------------------
