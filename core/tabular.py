@@ -49,6 +49,8 @@ class Column:
     key: str
     aliases: tuple[str, ...] = ()
     required: bool = False
+    #: Informative only (e.g. a product's name in a template): shown, locked, never read.
+    readonly: bool = False
 
     @property
     def title(self) -> str:
@@ -311,10 +313,12 @@ def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data",
     optionally pre-filled with ``rows`` (e.g. the codes the user reports against).
 
     Every column is formatted as text, so Excel keeps codes such as an all-digit credit code
-    exactly as typed instead of turning them into numbers.
+    exactly as typed instead of turning them into numbers. With a ``readonly`` column the
+    sheet is protected (without a password): those columns are grey and locked, the others
+    stay open for typing in the pre-filled rows.
     """
     import openpyxl
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font, PatternFill, Protection
     from openpyxl.utils import get_column_letter
 
     wb = openpyxl.Workbook()
@@ -327,8 +331,20 @@ def template_xlsx(columns: Sequence[Column], *, sheet_title: str = "data",
         letter = get_column_letter(idx)
         ws.column_dimensions[letter].width = max(12, len(col.title.encode("gbk", errors="replace")) + 4)
         ws.column_dimensions[letter].number_format = "@"
+    n_rows = 0
     for row in rows:
         append_safe_row(ws, row)
+        n_rows += 1
+    if any(col.readonly for col in columns):
+        grey = PatternFill("solid", fgColor="F2F4F7")
+        for idx, col in enumerate(columns, start=1):
+            for r in range(2, n_rows + 2):
+                cell = ws.cell(row=r, column=idx)
+                if col.readonly:
+                    cell.fill = grey
+                else:
+                    cell.protection = Protection(locked=False)
+        ws.protection.sheet = True
     ws.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)

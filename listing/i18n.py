@@ -146,6 +146,8 @@ TERMS: tuple[str, ...] = (
     N_('Attach the document to this application first.'),  # message (services.py)
     N_('The price is above the cap set by the price rules; see the price check.'),  # message (services.py)
     N_('No such product.'),  # message (services.py)
+    N_('Your company already lists this product: apply for a price change or a relisting of that listing instead.'),  # message (services.py)
+    N_('An application of your company to list this product is already in progress.'),  # message (services.py)
     N_('Give the new price.'),  # message (services.py)
     N_('Only a listed product can change its price.'),  # message (services.py)
     N_("Only the product's marketing-authorisation holder or manufacturer may apply to list it."),  # message (services.py)

@@ -385,10 +385,11 @@ def _validate_application(session: Session, actor: Actor, org: Organisation,
                                    .where(Product.id == data.product_id)).first()
             if product is None:
                 errors.add("product_id", "No such product.")
-            elif not applicant_may_list(org, product):
-                errors.add("product_id",
-                           "Only the product's marketing-authorisation holder or manufacturer "
-                           "may apply to list it.")
+            else:
+                refusal = _new_listing_refusal(session, actor, org, product, app_id)
+                if refusal is not None:
+                    errors.add("product_id", refusal)
+                    product = None
         if data.proposed_price is None:
             errors.add("proposed_price", "Give the proposed listing price.")
     else:
@@ -1030,19 +1031,79 @@ def own_listings(session: Session, actor: Actor) -> list[Listing]:
         .order_by(Listing.generic_name, Listing.spec)))
 
 
-def listable_products(session: Session, actor: Actor, q: str | None = None,
-                      limit: int = 50) -> list[Product]:
-    """Catalogue products the actor's company may apply to list (as MAH or manufacturer)."""
+def _own_product_clause(org: Organisation) -> Any:
+    """The products ``applicant_may_list`` allows the company (as SQL)."""
+    return sa.or_(Product.mah_org_id == org.id, Product.manufacturer_org_id == org.id,
+                  Product.mah_code == org.code, Product.manufacturer_code == org.code,
+                  Product.proposed_by_org_id == org.id)
+
+
+def _listable_clause(org: Organisation, app_id: int | None = None) -> Any:
+    """What a new-listing application (挂网申请) may be for: the company's own product, not
+    a retired proposal, without an open listing of the company, without another open
+    new-listing application of it (``app_id`` is the one being edited), and not barred from
+    relisting."""
+    open_listing = sa.select(Listing.id).where(
+        Listing.product_id == Product.id, Listing.org_id == org.id,
+        Listing.status != ListingStatus.delisted)
+    barred = sa.select(Listing.id).where(
+        Listing.product_id == Product.id, Listing.org_id == org.id,
+        Listing.relist_barred_until.is_not(None),  # type: ignore[union-attr]
+        Listing.relist_barred_until > local_today())
+    in_progress = sa.select(Application.id).where(
+        Application.product_id == Product.id, Application.org_id == org.id,
+        Application.kind == ApplicationKind.new_listing,
+        Application.status.in_(OPEN_STATUSES), Application.id != (app_id or 0))
+    return sa.and_(_own_product_clause(org), Product.status != ProductStatus.retired,
+                   ~open_listing.exists(), ~barred.exists(), ~in_progress.exists())
+
+
+def own_products(session: Session, actor: Actor, limit: int = 500) -> list[Product]:
+    """The actor company's catalogue products (e.g. to name a representative product)."""
     org = session.get(Organisation, actor.org_id)
     assert org is not None
-    stmt = readable_by(Product, actor).where(sa.or_(
-        Product.mah_org_id == org.id, Product.manufacturer_org_id == org.id,
-        Product.mah_code == org.code, Product.manufacturer_code == org.code,
-        Product.proposed_by_org_id == org.id))
+    return list(session.exec(readable_by(Product, actor).where(_own_product_clause(org))
+                             .order_by(Product.generic_name, Product.spec).limit(limit)))
+
+
+def listable_products(session: Session, actor: Actor, q: str | None = None,
+                      limit: int = 50, *, app_id: int | None = None) -> list[Product]:
+    """The products the actor's company can apply to list now (the new-listing form's
+    choices); ``create_application`` refuses any other with 422. ``app_id``: the
+    application being edited keeps its own product among the choices."""
+    org = session.get(Organisation, actor.org_id)
+    assert org is not None
+    stmt = readable_by(Product, actor).where(_listable_clause(org, app_id))
     if q:
         stmt = stmt.where(sa.or_(Product.generic_name.contains(q),
                                  Product.code.startswith(q.upper())))
     return list(session.exec(stmt.order_by(Product.generic_name, Product.spec).limit(limit)))
+
+
+def _new_listing_refusal(session: Session, actor: Actor, org: Organisation, product: Product,
+                         app_id: int | None) -> str | None:
+    """Why the company cannot apply to list ``product`` now (None: it can)."""
+    if not applicant_may_list(org, product):
+        return ("Only the product's marketing-authorisation holder or manufacturer may apply "
+                "to list it.")
+    if session.exec(readable_by(Product, actor).where(
+            Product.id == product.id, _listable_clause(org, app_id))).first() is not None:
+        return None
+    if product.status == ProductStatus.retired:
+        return "No such product."
+    if session.exec(select(Listing.id).where(
+            Listing.product_id == product.id, Listing.org_id == org.id,
+            Listing.status != ListingStatus.delisted)).first() is not None:
+        return ("Your company already lists this product: apply for a price change or a "
+                "relisting of that listing instead.")
+    if session.exec(select(Application.id).where(
+            Application.product_id == product.id, Application.org_id == org.id,
+            Application.kind == ApplicationKind.new_listing,
+            Application.status.in_(OPEN_STATUSES),
+            Application.id != (app_id or 0))).first() is not None:
+        return "An application of your company to list this product is already in progress."
+    return ("Relisting is barred for two years after delisting for refusing price linkage or "
+            "false price information.")
 
 
 # --- queues and lists -------------------------------------------------------------------------

@@ -188,9 +188,10 @@ def application_new():
                            **_form_choices(session, actor)), 422 if errors else 200
 
 
-def _form_choices(session: Any, actor: Any) -> dict[str, Any]:
-    products = services.listable_products(session, actor, limit=500)
-    return {"products": products, "listings": services.own_listings(session, actor),
+def _form_choices(session: Any, actor: Any, app_id: int | None = None) -> dict[str, Any]:
+    return {"products": services.listable_products(session, actor, limit=500, app_id=app_id),
+            "own_products": services.own_products(session, actor),
+            "listings": services.own_listings(session, actor),
             "categories": list(ListingCategory), "kinds": list(ApplicationKind),
             "form_names": sorted(services.current_rules(session).params.form_ratios)}
 
@@ -218,7 +219,7 @@ def application_edit(app_id: int):
         "vbp_own_price": app.vbp_own_price or "", "vbp_highest_price": app.vbp_highest_price or "",
         "justification": app.justification or ""}
     return render_template("listing/application_form.html", app=app, kind=app.kind, form=form,
-                           errors=errors, **_form_choices(session, actor)), \
+                           errors=errors, **_form_choices(session, actor, app.id)), \
         422 if errors else 200
 
 

@@ -430,11 +430,39 @@ REPORT_COLUMNS = (
 )
 
 
+#: The template's columns: the product's code, then what identifies it for the person
+#: filling it in (informative, locked, ignored on upload), then the figures to enter.
+REPORT_TEMPLATE_COLUMNS = (
+    Column("product_code", ("品种编号",), readonly=True),
+    Column("generic_name", ("通用名",), readonly=True),
+    Column("dosage_form", ("剂型",), readonly=True),
+    Column("specification", ("规格",), readonly=True),
+    Column("smallest_unit", ("最小单位",), readonly=True),
+    *REPORT_COLUMNS[1:],
+)
+#: The columns a hospital types in: a row with none of them filled is skipped on upload.
+_REPORT_INPUTS = ("usage_last_year", "usage_year_before", "demand", "explanation")
+
+
+def _specification(bp: BatchProduct) -> str:
+    """The representative specification (代表品规格) as the batch's page shows it."""
+    parts = []
+    if bp.rep_content_value is not None:
+        parts.append(f"{format(bp.rep_content_value.normalize(), 'f')}{bp.rep_content_unit}")
+    if bp.rep_volume_ml is not None:
+        parts.append(f"{format(bp.rep_volume_ml.normalize(), 'f')}ml")
+    if bp.rep_units != 1:
+        parts.append(f"×{bp.rep_units}")
+    return " ".join(parts) or "—"
+
+
 def report_template_xlsx(session: Session, actor: Actor, batch_id: int) -> bytes:
-    """The Excel template a hospital fills in: one row per product of the batch."""
+    """The Excel template a hospital fills in: one row per product of the batch, with the
+    product's name, dosage form, specification and unit beside its code."""
     products = batch_products(session, actor, batch_id)
-    return template_xlsx(REPORT_COLUMNS, sheet_title="reports",
-                         rows=[[p.code, "", "", "", ""] for p in products])
+    return template_xlsx(REPORT_TEMPLATE_COLUMNS, sheet_title="reports", rows=[
+        [p.code, p.generic_name, p.dosage_form, _specification(p), p.smallest_unit,
+         "", "", "", ""] for p in products])
 
 
 def _whole(text: str, field: str, line: int, errors: ErrorCollector) -> int | None:
@@ -465,6 +493,8 @@ def import_reports(session: Session, actor: Actor, batch_id: int, filename: str,
     parsed: list[tuple[BatchProduct, ReportIn]] = []
     seen: dict[str, int] = {}
     for line, row in read_table(filename, data, REPORT_COLUMNS):
+        if not any(row[f] for f in _REPORT_INPUTS):
+            continue  # a product left blank is not reported, as on the page
         code = row["product_code"].strip()
         bp = by_code.get(code)
         if bp is None:

@@ -381,10 +381,12 @@ def test_happy_path_with_a_catalogue_product(session):
     assert app.status == S.listed
     assert session.get(Listing, app.listing_id).price == D("8.00")
     assert session.get(Product, prod.id).status == ProductStatus.active
-    # Listed now: a second application for the same product is a conflict.
-    with pytest.raises(Conflict):
+    # Listed now: the product is no longer a choice; a second application is refused.
+    assert prod.id not in {p.id for p in services.listable_products(session, w.op)}
+    with pytest.raises(Invalid) as listed:
         services.create_application(session, w.op, services.ApplicationIn(
             kind=ApplicationKind.new_listing, product_id=prod.id, proposed_price="7.00"))
+    assert listed.value.status == 422 and listed.value.errors[0].field == "product_id"
 
 
 def test_stale_version_is_refused(session):
@@ -408,10 +410,15 @@ def test_stale_version_is_refused(session):
 def test_duplicate_and_foreign_products_are_refused(session):
     w = world(session)
     prod = product(session, w.company)
-    draft(session, w.op, prod)
-    with pytest.raises(Conflict):
+    first = draft(session, w.op, prod)
+    assert prod.id not in {p.id for p in services.listable_products(session, w.op)}
+    # The draft being edited keeps its own product among the choices.
+    assert prod.id in {p.id for p in services.listable_products(session, w.op,
+                                                                   app_id=first.id)}
+    with pytest.raises(Invalid) as duplicate:
         services.create_application(session, w.op, services.ApplicationIn(
             kind=ApplicationKind.new_listing, product_id=prod.id, proposed_price="5.00"))
+    assert duplicate.value.errors[0].field == "product_id"
     stranger = product(session, company(session))
     with pytest.raises(Invalid) as exc:
         services.create_application(session, w.op, services.ApplicationIn(

@@ -104,7 +104,10 @@ def test_proposed_products_are_private_to_their_proposer(session, two):
             kind=ApplicationKind.new_listing, product_id=proposed.id, proposed_price="1.00"))
     assert [e.field for e in exc.value.errors] == ["product_id"]
     assert proposed.id not in {p.id for p in services.listable_products(session, b_op)}
-    assert proposed.id in {p.id for p in services.listable_products(session, w.op)}
+    assert proposed.id in {p.id for p in services.own_products(session, w.op)}
+    # Its proposer's application is in progress: offered only on that application's form.
+    assert proposed.id in {p.id for p in services.listable_products(session, w.op,
+                                                                       app_id=a_app.id)}
 
 
 def test_evidence_may_only_cite_this_applications_files(session, two):

@@ -291,7 +291,9 @@ def test_own_listings_and_listable_products(session, clock, store):
     prod, lst = _listed(session, w)
     spare = product(session, w.company)
     assert [x.id for x in services.own_listings(session, w.op)] == [lst.id]
-    assert {p.id for p in services.listable_products(session, w.op)} >= {prod.id, spare.id}
+    # A listed product is no longer offered for a new listing; it stays the company's own.
+    assert {p.id for p in services.listable_products(session, w.op)} == {spare.id}
+    assert {p.id for p in services.own_products(session, w.op)} == {prod.id, spare.id}
     other = actor(session, company(session), "operator")
     assert services.own_listings(session, other) == []
     assert services.listable_products(session, other) == []

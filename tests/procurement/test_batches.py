@@ -250,6 +250,36 @@ def test_report_template_lists_the_batch_products(session, cast):
     import openpyxl
     batch, _ = new_batch(session, cast)
     data = services.report_template_xlsx(session, cast.manager, batch.id)
-    rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
-    assert rows[0][:4] == ("品种编号", "上年用量", "前年用量", "需求量")
-    assert rows[1][0] == "P01"
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0] == ("品种编号", "通用名", "剂型", "规格", "最小单位", "上年用量", "前年用量",
+                       "需求量", "说明")
+    assert rows[1][:5] == ("P01", "阿托伐他汀钙片", "普通片", "10mg", "片")
+    # The product's columns are informative: locked on a protected sheet; the figures open.
+    assert ws.protection.sheet
+    assert ws["B2"].protection.locked and not ws["F2"].protection.locked
+
+
+def test_the_filled_template_uploads_and_skips_products_left_blank(session, cast):
+    import io
+
+    import openpyxl
+    batch, bp = new_batch(session, cast)
+    second = services.add_batch_product(session, cast.manager, batch.id,
+                                        services.BatchProductIn(
+        code="P02", generic_name="氨氯地平片", dosage_form="普通片",
+        rep_content_value=Decimal("5"), rep_content_unit="mg", rep_units=1,
+        smallest_unit="片", max_ucp=Decimal("1.0000")))
+    services.move_batch(session, cast.manager, batch.id, "open_reporting")
+    wb = openpyxl.load_workbook(io.BytesIO(
+        services.report_template_xlsx(session, cast.hosp_op, batch.id)))
+    ws = wb.active
+    assert [ws.cell(row=r, column=1).value for r in (2, 3)] == ["P01", "P02"]
+    for col, value in zip("FGH", (1000, 800, 900), strict=True):
+        ws[f"{col}2"] = value  # P01 reported; P02 left blank (code and name only)
+    buf = io.BytesIO()
+    wb.save(buf)
+    saved = services.import_reports(session, cast.hosp_op, batch.id, "报量.xlsx",
+                                    buf.getvalue(), now=T0)
+    assert [r.batch_product_id for r in saved] == [bp.id]
+    assert saved[0].demand == 900 and second.id not in {r.batch_product_id for r in saved}
