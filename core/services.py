@@ -23,6 +23,7 @@ from core.auth import (
     verify_password,
 )
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
+from core.i18n import N_
 from core.models import ApiToken, Organisation, OrgKind, OrgStatus, User, UserRole
 from core.permissions import (
     ORG_MANAGE,
@@ -147,10 +148,23 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def paginate(session: Session, stmt: Any, page: int, per_page: int, *,
-             count_limit: int | None = None) -> Page:
+#: The most rows a list's download (导出) holds; a longer list asks for narrower filters.
+EXPORT_MAX_ROWS = 100_000
+
+
+def paginate(session: Session, stmt: Any, page: int, per_page: int | None, *,
+             count_limit: int | None = None, export_cap: int = EXPORT_MAX_ROWS) -> Page:
     """One page of ``stmt`` and the row count. With ``count_limit``, counting stops there
-    (a broad public search need not count 100,000 rows to say "more than 10,000")."""
+    (a broad public search need not count 100,000 rows to say "more than 10,000").
+
+    ``per_page=None`` is a download of the list: every row of the same query, as one page,
+    up to ``export_cap`` rows; a longer list is refused (422) asking for narrower filters."""
+    if per_page is None:
+        items = list(session.exec(stmt.limit(export_cap + 1)).all())
+        if len(items) > export_cap:
+            raise Invalid.one(N_("format"), N_("The list is too long to download: narrow it "
+                                               "with the filters first."))
+        return Page(items, len(items), 1, max(1, len(items)))
     page = max(1, page)
     per_page = min(max(1, per_page), 200)
     counted = stmt.order_by(None)

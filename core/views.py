@@ -2,6 +2,7 @@
 users, API tokens, jobs and the audit log. Thin: parse, call a service, render."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from core.auth import AccountLocked, LoginFailed, LoginPolicy, authenticate
 from core.db import get_session
 from core.errors import Invalid
 from core.forms import parse
+from core.i18n import N_
 from core.models import AuditLog, Job, JobStatus, Organisation, OrgKind, OrgStatus
 from core.nav import NavItem, items_for, register
 from core.permissions import (
@@ -46,7 +48,7 @@ from core.permissions import (
     roles_for_kind,
 )
 from core.scoping import get_readable, readable_by
-from core.web import acting, client_ip, current_actor, requires
+from core.web import acting, client_ip, current_actor, requires, wants_xlsx, xlsx_download
 
 bp = Blueprint("core", __name__)
 
@@ -406,7 +408,16 @@ def audit_log():
     if action:
         stmt = stmt.where(AuditLog.action.like(f"{action}%"))
     page = services.paginate(get_session(), stmt.order_by(AuditLog.seq.desc()),
-                             request.args.get("page", 1, type=int), 50)
+                             request.args.get("page", 1, type=int),
+                             None if wants_xlsx() else 50)
+    if wants_xlsx():
+        return xlsx_download("audit-log.xlsx", [
+            "#", N_("Time"), N_("Actor"), N_("Action"), N_("Object"), N_("Change"),
+            N_("Address")], (
+            [a.seq, a.at, a.actor_name, _(a.action), f"{a.object_type} {a.object_id or ''}",
+             " → ".join(json.dumps(x, ensure_ascii=False, default=str)
+                        for x in (a.before, a.after) if x), a.ip]
+            for a in page.items), N_("Audit log"))
     return render_template("core/audit.html", page=page)
 
 

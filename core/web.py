@@ -266,3 +266,19 @@ def download(data: bytes, filename: str, content_type: str, *, inline: bool = Fa
     response.headers["Content-Disposition"] = \
         f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def wants_xlsx() -> bool:
+    """Whether the request asks for its list as an Excel download (``?format=xlsx``)."""
+    from flask import request
+    return request.args.get("format") == "xlsx"
+
+
+def xlsx_download(filename: str, header: list[str], rows: Any, sheet_title: str) -> Any:
+    """A list as an .xlsx download (``core.tabular.rows_xlsx``); ``header`` holds msgids,
+    translated here (Chinese by default)."""
+    from flask_babel import gettext
+
+    from core.tabular import XLSX_TYPE, rows_xlsx
+    return download(rows_xlsx([gettext(h) for h in header], rows, sheet_title=gettext(sheet_title)),
+                    filename, XLSX_TYPE)

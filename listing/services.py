@@ -1159,7 +1159,7 @@ class SearchQuery:
     category: ListingCategory | None = None
     kind: ProductKind | None = None
     page: int = 1
-    per_page: int = 20
+    per_page: int | None = 20  # None: every match, for a download
 
 
 #: The public search counts matches up to this many, then says "more than".
@@ -1220,7 +1220,10 @@ def search_listings(session: Session, query: SearchQuery) -> Page:
         stmt = stmt.where(Listing.category == query.category)
     if query.kind is not None:
         stmt = stmt.where(Listing.product_kind == query.kind)
-    return paginate(session, stmt.order_by(*order), query.page, min(query.per_page, 100), count_limit=SEARCH_COUNT_LIMIT)
+    # A download (per_page None) of the public search holds at most as many rows as it counts.
+    per_page = None if query.per_page is None else min(query.per_page, 100)
+    return paginate(session, stmt.order_by(*order), query.page, per_page,
+                    count_limit=SEARCH_COUNT_LIMIT, export_cap=SEARCH_COUNT_LIMIT)
 
 
 def publicity_board(session: Session, *, page: int = 1, per_page: int = 20,

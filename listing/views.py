@@ -23,7 +23,17 @@ from core.models import Organisation
 from core.nav import NavItem, register
 from core.permissions import PUBLIC
 from core.types import utcnow
-from core.web import acting, attempt, current_actor, download, enum_arg, int_arg, requires
+from core.web import (
+    acting,
+    attempt,
+    current_actor,
+    download,
+    enum_arg,
+    int_arg,
+    requires,
+    wants_xlsx,
+    xlsx_download,
+)
 from listing import services
 from listing.models import (
     Application,
@@ -67,8 +77,14 @@ def search():
     query = services.SearchQuery(q=request.args.get("q") or None,
                                  company=request.args.get("company") or None,
                                  category=enum_arg(ListingCategory, "category"),
-                                 kind=enum_arg(ProductKind, "kind"), page=int_arg("page") or 1)
+                                 kind=enum_arg(ProductKind, "kind"), page=int_arg("page") or 1,
+                                 per_page=None if wants_xlsx() else 20)
     page = services.search_listings(get_session(), query)
+    if wants_xlsx():
+        return xlsx_download("listings.xlsx", LISTING_HEADER, (
+            [lst.generic_name, lst.dosage_form, lst.spec, lst.company_name, lst.category,
+             lst.price, lst.product_code, lst.listed_at] for lst in page.items),
+            N_("Listing search"))
     return render_template("listing/search.html", page=page, categories=list(ListingCategory),
                            kinds=list(ProductKind))
 
@@ -108,6 +124,28 @@ def publicity_detail(app_id: int):
                            form=request.form), 422 if errors else 200
 
 
+# --- downloads of the lists (?format=xlsx) ----------------------------------------------------
+
+LISTING_HEADER = [N_("Generic name"), N_("Dosage form"), N_("Specification"), N_("Company"),
+                  N_("Listing category"), N_("Listed price"), N_("Insurance code"),
+                  N_("Listed on")]
+APPLICATION_HEADER = [N_("Number"), N_("Kind"), N_("Generic name"), N_("Dosage form"),
+                      N_("Specification"), N_("Insurance code"), N_("Company"),
+                      N_("Proposed price"), N_("Price check"), N_("Status"), N_("Submitted"),
+                      N_("Updated"), N_("Reviewer")]
+
+
+def _applications_xlsx(page: Any, reviewer_names: dict[int, str], sheet: str) -> Any:
+    def check(passed: bool | None) -> str:
+        return "" if passed is None else _("Pass") if passed else _("Fail")
+
+    return xlsx_download("applications.xlsx", APPLICATION_HEADER, (
+        [a.number, a.kind, p.generic_name, p.dosage_form, p.spec, p.code, o.name,
+         a.proposed_price, check(a.check_passed), a.status, a.submitted_at, a.updated_at,
+         reviewer_names.get(a.assigned_to, "") if a.assigned_to else ""]
+        for a, p, o in page.items), sheet)
+
+
 # --- company and bureau pages -----------------------------------------------------------------
 
 @bp.route("/")
@@ -129,7 +167,9 @@ def applications():
     page = services.list_applications(
         get_session(), actor, status=enum_arg(ApplicationStatus, "status"),
         kind=enum_arg(ApplicationKind, "kind"), q=request.args.get("q") or None,
-        page=int_arg("page") or 1)
+        page=int_arg("page") or 1, per_page=None if wants_xlsx() else 50)
+    if wants_xlsx():
+        return _applications_xlsx(page, {}, N_("Applications"))
     return render_template("listing/applications.html", page=page, queue=False,
                            statuses=list(ApplicationStatus), kinds=list(ApplicationKind),
                            now=utcnow())
@@ -144,8 +184,12 @@ def review_queue():
     page = services.list_applications(
         session, actor, status=enum_arg(ApplicationStatus, "status"),
         kind=enum_arg(ApplicationKind, "kind"), q=request.args.get("q") or None,
-        assigned=request.args.get("assigned") or None, page=int_arg("page") or 1, queue=True)
+        assigned=request.args.get("assigned") or None, page=int_arg("page") or 1, queue=True,
+        per_page=None if wants_xlsx() else 50)
     reviewers = services.reviewers(session, actor)
+    if wants_xlsx():
+        return _applications_xlsx(page, {u.id: u.display_name for u in reviewers},
+                                  N_("Review queue"))
     return render_template("listing/applications.html", page=page, queue=True,
                            statuses=[ApplicationStatus.submitted, ApplicationStatus.under_review],
                            kinds=list(ApplicationKind), reviewers=reviewers,
@@ -416,7 +460,13 @@ def objection_detail(objection_id: int):
 def listings():
     actor = acting()
     page = services.list_listings(get_session(), actor, status=enum_arg(ListingStatus, "status"),
-                                  q=request.args.get("q") or None, page=int_arg("page") or 1)
+                                  q=request.args.get("q") or None, page=int_arg("page") or 1,
+                                  per_page=None if wants_xlsx() else 50)
+    if wants_xlsx():
+        return xlsx_download("listings.xlsx", [*LISTING_HEADER, N_("Status")], (
+            [lst.generic_name, lst.dosage_form, lst.spec, lst.company_name, lst.category,
+             lst.price, lst.product_code, lst.listed_at, lst.status] for lst in page.items),
+            N_("Listings"))
     return render_template("listing/listings.html", page=page, statuses=list(ListingStatus))
 
 

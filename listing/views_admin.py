@@ -10,15 +10,32 @@ from flask_babel import gettext as _
 from core.db import get_session
 from core.errors import Invalid
 from core.forms import parse
+from core.i18n import N_
 from core.rules import history as rule_history
 from core.types import local_today
-from core.web import acting, attempt, download, enum_arg, int_arg, requires
+from core.web import (
+    acting,
+    attempt,
+    download,
+    enum_arg,
+    int_arg,
+    requires,
+    wants_xlsx,
+    xlsx_download,
+)
 from listing import services, services_catalogue
 from listing.models import ImportKind, ImportStatus, ProductKind
 from listing.permissions import CATALOGUE_IMPORT, CATALOGUE_READ, RULES_MANAGE
 from listing.views import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+CATALOGUE_HEADER = [N_("Insurance code"), N_("Kind"), N_("Generic name"), N_("Trade name"),
+                    N_("Dosage form"), N_("Specification"), N_("Units per package"),
+                    N_("Smallest unit"), N_("Manufacturer"), N_("Marketing-authorisation holder"),
+                    N_("Approval number"), N_("Passed consistency evaluation"),
+                    N_("VBP winner"), N_("Status")]
 
 
 @bp.route("/catalogue")
@@ -29,7 +46,14 @@ def catalogue():
     session = get_session()
     page = services_catalogue.list_products(session, actor, q=request.args.get("q") or None,
                                             kind=enum_arg(ProductKind, "kind"),
-                                            page=int_arg("page") or 1)
+                                            page=int_arg("page") or 1,
+                                            per_page=None if wants_xlsx() else 50)
+    if wants_xlsx():
+        return xlsx_download("catalogue.xlsx", CATALOGUE_HEADER, (
+            [p.code, p.kind, p.generic_name, p.trade_name, p.dosage_form, p.spec,
+             p.units_per_package, p.min_unit, p.manufacturer_name, p.mah_name,
+             p.approval_number, p.consistency_passed, p.vbp_winner, p.status]
+            for p in page.items), N_("Product catalogue"))
     batches = services_catalogue.list_import_batches(session, actor, per_page=10) \
         if actor.can(CATALOGUE_IMPORT) else None
     return render_template("listing/catalogue.html", page=page, batches=batches,

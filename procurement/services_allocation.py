@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -344,14 +344,20 @@ def run_lines(session: Session, actor: Actor, run_id: int, *, product_id: int | 
     return result
 
 
-def run_lines_csv(session: Session, actor: Actor, run_id: int) -> bytes:
-    """Every agreed volume of a run as a CSV the bureau publishes or checks in Excel."""
+def run_line_rows(session: Session, actor: Actor, run_id: int) -> Iterator[list[Any]]:
+    """Every agreed volume of a run (bureau only): product code and name, hospital code and
+    name, company code and name, volume — the rows of the run's downloads."""
     run = _run(session, actor, run_id)
-    rows = ([code, name, h_code, h_name, e_code, e_name, volume]
+    return ([code, name, h_code, h_name, e_code, e_name, volume]
             for code, name, h_name, h_code, e_name, volume, e_code
             in session.exec(_lines_stmt(run, None)))
+
+
+def run_lines_csv(session: Session, actor: Actor, run_id: int) -> bytes:
+    """Every agreed volume of a run as a CSV the bureau publishes or checks in Excel."""
     return rows_csv(["product_code", "generic_name", "hospital_code", "hospital",
-                     "enterprise_code", "enterprise", "volume"], rows)
+                     "enterprise_code", "enterprise", "volume"],
+                    run_line_rows(session, actor, run_id))
 
 
 # --- agreements -------------------------------------------------------------------------------
@@ -479,9 +485,11 @@ def list_agreements(session: Session, actor: Actor, batch_id: int, *, year: int 
                     page, per_page)
 
 
-def agreements_csv(session: Session, actor: Actor, batch_id: int, *,
-                   year: int | None = None, status: AgreementStatus | None = None) -> bytes:
-    """The agreements the caller is party to (the bureau: all) as a CSV, amounts in yuan."""
+def agreement_rows(session: Session, actor: Actor, batch_id: int, *,
+                   year: int | None = None, status: AgreementStatus | None = None) -> Any:
+    """The agreements the caller is party to (the bureau: all), for the downloads: product
+    code and name, hospital code and name, company code and name, year, term, volume, unit
+    price (Decimal), amount (fen) and status."""
     services.get_batch(session, actor, batch_id)
     hosp = sa.orm.aliased(Organisation)
     ent = sa.orm.aliased(Organisation)
@@ -498,12 +506,18 @@ def agreements_csv(session: Session, actor: Actor, batch_id: int, *,
             .join(hosp, hosp.id == sub.c.hospital_id)
             .join(ent, ent.id == sub.c.enterprise_id)
             .order_by(sub.c.year, services.BatchProduct.code, hosp.code, ent.code))
+    return session.exec(stmt)
+
+
+def agreements_csv(session: Session, actor: Actor, batch_id: int, *,
+                   year: int | None = None, status: AgreementStatus | None = None) -> bytes:
+    """The agreements the caller is party to (the bureau: all) as a CSV, amounts in yuan."""
     rows = ([code, name, h_code, h_name, e_code, e_name, yr,
              starts.isoformat() if starts else "", ends.isoformat() if ends else "", volume,
              format(price, "f"), format(fen_to_yuan(fen), "f"),
              st.value if hasattr(st, "value") else st]
             for code, name, h_code, h_name, e_code, e_name, yr, starts, ends, volume, price,
-            fen, st in session.exec(stmt))
+            fen, st in agreement_rows(session, actor, batch_id, year=year, status=status))
     return rows_csv(["product_code", "generic_name", "hospital_code", "hospital",
                      "enterprise_code", "enterprise", "year", "starts_on", "ends_on", "volume",
                      "unit_price", "amount_yuan", "status"], rows)

@@ -21,7 +21,8 @@ from core.models import Organisation, OrgKind, User
 from core.money import format_fen, format_price
 from core.permissions import Actor
 from core.scoping import readable_by
-from core.web import acting, download, int_arg, requires
+from core.tabular import Fen
+from core.web import acting, download, int_arg, requires, xlsx_download
 from procurement import services
 from procurement import services_allocation as alloc
 from procurement.models import Agreement, AgreementStatus, AwardStage, BatchStatus
@@ -119,6 +120,27 @@ def agreements_csv(batch_id: int):
     data = alloc.agreements_csv(session, actor, batch_id, year=int_arg("year"),
                                 status=_status_arg())
     return download(data, f"{batch.code}-agreements.csv", "text/csv; charset=utf-8")
+
+
+@bp.route("/batches/<int:batch_id>/agreements/export.xlsx")
+@requires(AGREEMENT_READ)
+def agreements_xlsx(batch_id: int):
+    """The agreements of the page (same year and status filter) as an Excel workbook."""
+    session = get_session()
+    actor = acting()
+    batch = services.get_batch(session, actor, batch_id)
+    rows = alloc.agreement_rows(session, actor, batch_id, year=int_arg("year"),
+                                status=_status_arg())
+    return xlsx_download(f"{batch.code}-agreements.xlsx", [
+        N_("Product code"), N_("Generic name"), N_("Hospital code"), N_("Hospital"),
+        N_("Company code"), N_("Company"), N_("Year"), N_("Starts on"), N_("Ends on"),
+        N_("Agreed volume"), N_("Unit price"), N_("Amount"), N_("Status")], (
+        [*row[:11], Fen(row[11]), _status_name(row[12])] for row in rows), N_("Agreements"))
+
+
+def _status_name(status: AgreementStatus) -> str:
+    key = f"agreement:{status.value}"  # the msgids the page translates (agreement:signed …)
+    return _(key)
 
 
 def _back(batch_id: int) -> Any:

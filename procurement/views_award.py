@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -26,7 +27,7 @@ from core.permissions import PUBLIC, Actor
 from core.scoping import get_readable, readable_by
 from core.services import paginate
 from core.types import utcnow
-from core.web import acting, download, int_arg, requires
+from core.web import acting, download, int_arg, requires, xlsx_download
 from procurement import services, services_pages
 from procurement import services_allocation as alloc
 from procurement import services_award as award
@@ -185,6 +186,29 @@ def _results_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
 def results(batch_id: int):
     """The (proposed) winners of every product and why each bid won or lost."""
     return _results_page(batch_id)
+
+
+@bp.route("/batches/<int:batch_id>/results/export.xlsx")
+@requires(BATCH_READ)
+def results_xlsx(batch_id: int):
+    """The results as the caller may read them (``services_award.results``) as a workbook:
+    one row per bid shown, with its verdict."""
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    rows = award.results(session, actor, batch_id)
+    params = services.batch_rules(session, batch)
+
+    def price(value: Any) -> Decimal | None:
+        return None if value in (None, "") else Decimal(str(value))
+
+    return xlsx_download(f"{batch.code}-results.xlsx", [
+        N_("Product code"), N_("Generic name"), N_("Rank"), N_("Company"),
+        N_("Unit comparable price"), N_("Package price"), N_("Verdict")], (
+        [r.product.code, r.product.generic_name, v.get("rank"), v.get("org_name"),
+         price(v.get("ucp")), price(v.get("package_price")),
+         _rule_text(v, params, r.selection.cap if r.selection else None)]
+        for r in rows for v in r.verdicts), N_("Winners"))
 
 
 @bp.route("/batches/<int:batch_id>/results/select", methods=["POST"])
@@ -499,6 +523,23 @@ def allocation_lines_csv(batch_id: int, run_id: int):
                        params={"object": "AllocationRun", "id": run_id})
     return download(alloc.run_lines_csv(session, actor, run_id),
                     f"{batch.code}-allocation-{run.id}.csv", "text/csv; charset=utf-8")
+
+
+@bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/export.xlsx")
+@requires(BATCH_MANAGE)
+def allocation_lines_xlsx(batch_id: int, run_id: int):
+    """Every agreed volume of a run as an Excel workbook with Chinese headers."""
+    session = get_session()
+    actor = acting()
+    batch = services.get_batch(session, actor, batch_id)
+    run = alloc.get_run(session, actor, run_id)
+    if run.batch_id != batch_id:
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": "AllocationRun", "id": run_id})
+    return xlsx_download(f"{batch.code}-allocation-{run.id}.xlsx", [
+        N_("Product code"), N_("Generic name"), N_("Hospital code"), N_("Hospital"),
+        N_("Company code"), N_("Company"), N_("Agreed volume")],
+        alloc.run_line_rows(session, actor, run_id), N_("Allocation"))
 
 
 @bp.route("/batches/<int:batch_id>/allocation/start", methods=["POST"])

@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 from core.db import get_session
 from core.errors import DomainError, Invalid
 from core.forms import parse
+from core.i18n import N_
 from core.models import OrgKind
-from core.web import acting, requires
+from core.web import acting, requires, xlsx_download
 from procurement import services, services_pages
 from procurement.permissions import BID_EDIT, BID_READ
 from procurement.views import batch_page, bp, refused
@@ -83,3 +84,28 @@ def bid_withdraw(batch_id: int, bid_id: int):
         return _bids_page(batch_id, refused(exc))
     flash(_("Bid withdrawn."), "success")
     return redirect(url_for("procurement.bids", batch_id=batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/bids/export.xlsx")
+@requires(BID_READ)
+def bids_xlsx(batch_id: int):
+    """The bids as the caller may see them (sealed: no price, no capacity) as a workbook."""
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    views = services.list_bids(session, actor, batch_id)
+    products = {p.id: p for p in services.batch_products(session, actor, batch_id)}
+    catalogue = services_pages.products_by_id(session, actor, [b.product_id for b in views])
+    names = services_pages.org_names(session, actor, [b.org_id for b in views])
+
+    def offered(product_id: int) -> str:
+        p = catalogue.get(product_id)
+        return f"{p.code} {p.spec}" if p else ""
+
+    return xlsx_download(f"{batch.code}-bids.xlsx", [
+        N_("Product code"), N_("Generic name"), N_("Company"), N_("Product offered"),
+        N_("Status"), N_("Package price"), N_("Unit comparable price"), N_("Capacity"),
+        N_("Submitted")], (
+        [products[b.batch_product_id].code, products[b.batch_product_id].generic_name,
+         names.get(b.org_id, ""), offered(b.product_id), b.status, b.package_price, b.ucp,
+         b.capacity, b.submitted_at] for b in views), N_("Bids"))

@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from core.db import get_session
 from core.errors import DomainError, FieldError, Invalid
 from core.forms import parse
+from core.i18n import N_
 from core.models import OrgKind
-from core.web import acting, download, requires
+from core.web import acting, download, requires, xlsx_download
 from procurement import services, services_pages
 from procurement.permissions import BATCH_MANAGE, REPORT_EDIT, REPORT_OVERVIEW, REPORT_READ
 from procurement.views import batch_page, bp, refused
@@ -154,3 +155,24 @@ def reports_overview(batch_id: int):
                       totals=services_pages.report_totals(session, actor, batch_id),
                       missing=missing,
                       reported=services_pages.reported_by_org(session, actor, batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/reports/export.xlsx")
+@requires(REPORT_READ)
+def reports_xlsx(batch_id: int):
+    """The volume reports the caller may read (a hospital its own, the bureau every one) as
+    an Excel workbook."""
+    actor = acting()
+    session = get_session()
+    batch = services.get_batch(session, actor, batch_id)
+    reports = services.list_reports(session, actor, batch_id, per_page=None).items
+    products = {p.id: p for p in services.batch_products(session, actor, batch_id)}
+    names = services_pages.org_names(session, actor, [r.org_id for r in reports])
+    return xlsx_download(f"{batch.code}-volume-reports.xlsx", [
+        N_("Product code"), N_("Generic name"), N_("Smallest unit"), N_("Hospital"),
+        N_("Usage last year"), N_("Usage the year before"), N_("Annual demand"),
+        N_("Explanation"), N_("Source"), N_("Updated")], (
+        [products[r.batch_product_id].code, products[r.batch_product_id].generic_name,
+         products[r.batch_product_id].smallest_unit, names.get(r.org_id, ""),
+         r.usage_last_year, r.usage_year_before, r.demand, r.explanation, r.source,
+         r.updated_at] for r in reports), N_("Volume reports"))
