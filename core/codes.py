@@ -10,6 +10,7 @@ nothing inside them is parsed (their inner structure is the national code table'
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from enum import Enum
@@ -280,6 +281,7 @@ def make_institution_code(region: str, serial: int, kind: str = "H") -> str:
     return validate_institution_code(f"{kind}{region}{serial:05d}")
 
 
+@functools.lru_cache(maxsize=8192)  # a lookup in python-stdnum's table costs ~2 ms
 def region_name(code: str) -> str | None:
     """The name of an administrative region (行政区划) by its GB/T 2260 code, from the table
     python-stdnum keeps for resident identity numbers: ``330100`` → 杭州市. A region renamed

@@ -41,6 +41,12 @@ class DomainError(Exception):
         super().__init__(self.detail)
         self.extra = extra
 
+    def message(self) -> str:
+        """The detail in the request's language, statuses, actions and object kinds in words
+        (``detail`` keeps the English text with internal names, for logs)."""
+        from core.i18n import render
+        return render(self.template, self.params)
+
     @property
     def type_uri(self) -> str:
         return f"/problems/{self.type_slug}"
@@ -50,7 +56,7 @@ class DomainError(Exception):
             "type": self.type_uri,
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.message(),
         }
         body.update(self.extra)
         return body
@@ -106,11 +112,21 @@ class Invalid(DomainError):
             errors = [errors]
         self.errors: list[FieldError] = list(errors or [])
         if detail is None and self.errors:
-            detail = "; ".join(
-                (f"row {e.row}: " if e.row is not None else "") + f"{e.field}: {e.message}"
-                for e in self.errors[:20]
-            )
+            detail = self._joined()
         super().__init__(detail)
+
+    def message(self) -> str:
+        if not self.errors or self.template != self._joined():
+            return super().message()
+        from core.i18n import render
+        return "; ".join(
+            (render("row %(n)s", {"n": e.row}) + " " if e.row is not None else "")
+            + f"{render(e.field)}: {render(e.message)}" for e in self.errors[:20])
+
+    def _joined(self) -> str:
+        return "; ".join(
+            (f"row {e.row}: " if e.row is not None else "") + f"{e.field}: {e.message}"
+            for e in self.errors[:20])
 
     @classmethod
     def one(cls, field: str, message: str, row: int | None = None) -> Invalid:

@@ -12,6 +12,33 @@ Only fixed strings belong here: a message built with an f-string cannot be looke
 from __future__ import annotations
 
 
+class Term(str):
+    """A parameter of a message that names something internal (an object kind, a status, an
+    action): its ``str`` is the internal name (logs, ``DomainError.detail``), and the rendered
+    message shows the translation of ``msgid``, its label."""
+
+    msgid: str
+
+    def __new__(cls, value: str, msgid: str | None = None) -> Term:
+        term = super().__new__(cls, value)
+        term.msgid = value if msgid is None else msgid
+        return term
+
+
+def render(template: str, params: dict | None = None) -> str:
+    """``template`` with ``params`` in the request's language, each ``Term`` translated too;
+    outside a request, the English text with the internal names."""
+    from flask import has_request_context
+    from flask_babel import gettext
+
+    if not has_request_context():
+        return template % params if params else template
+    if not params:
+        return gettext(template)
+    return gettext(template, **{k: gettext(v.msgid) if isinstance(v, Term) else v
+                                for k, v in params.items()})
+
+
 def N_(s: str) -> str:  # noqa: N802  (the conventional name of the no-op gettext marker)
     """Mark ``s`` for extraction without translating it (it is translated when rendered)."""
     return s
@@ -229,6 +256,66 @@ TERMS: tuple[str, ...] = (
     N_("%(name)s %(id)s is at version %(version)s, not %(expected)s"),
     N_("%(object)s %(id)s not found"),
     N_('Value error, Send the price as a decimal string, not a number.'),  # core.money
+    # --- audit actions of the kernel (the audit log and the bureau home show them) ----------
+    N_("auth.login"),
+    N_("auth.login_failed"),
+    N_("auth.logout"),
+    N_("demo.load"),
+    N_("job.requeue"),
+    N_("organisation.create"),
+    N_("organisation.update"),
+    N_("organisation.suspend"),
+    N_("organisation.activate"),
+    N_("action:activate"),
+    N_("user.create"),
+    N_("user.update"),
+    N_("user.disable"),
+    N_("user.enable"),
+    N_("user.reset_password"),
+    N_("user.change_password"),
+    N_("token.create"),
+    N_("token.revoke"),
+    # --- keys of audit records' before/after (the audit log shows them in words) -----------
+    N_("amount_fen"),
+    N_("application_id"),
+    N_("batch_id"),
+    N_("batch_product_id"),
+    N_("category"),
+    N_("created"),
+    N_("error_count"),
+    N_("filename"),
+    N_("holidays"),
+    N_("ids"),
+    N_("lines"),
+    N_("listings_synced"),
+    N_("migrated_listings"),
+    N_("objection_id"),
+    N_("organisations_by_kind"),
+    N_("organisations_created"),
+    N_("params"),
+    N_("prefix"),
+    N_("publicity_end"),
+    N_("publicity_start"),
+    N_("ranks"),
+    N_("rule_version"),
+    N_("run_id"),
+    N_("sha256"),
+    N_("status"),
+    N_("total_rows"),
+    N_("unchanged"),
+    N_("units"),
+    N_("updated"),
+    N_("users_created"),
+    N_("version"),
+    N_("winners"),
+    N_("workday"),
+    # --- core.tabular: upload errors --------------------------------------------------------
+    N_("The file is empty."),
+    N_("The file has no header row."),
+    N_("The file is not a readable .xlsx workbook."),
+    N_("The file's text encoding is not recognised: save it as UTF-8 CSV."),
+    N_("The file's text is not valid in the encoding its byte-order mark announces."),
+    N_("The workbook's first sheet is damaged and cannot be read."),
 )
 
-__all__ = ["N_", "TERMS"]
+__all__ = ["N_", "TERMS", "Term", "render"]

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core.errors import NotFound
+from core.labels import model_term
 from core.models import ApiToken, Job, Organisation, User
 from core.permissions import Actor
 
@@ -47,7 +48,7 @@ def get_readable(session: Session, model: type[T], obj_id: Any, actor: Actor,
     obj = session.exec(stmt).first()
     if obj is None:
         raise NotFound("%(object)s %(id)s not found",
-                       params={"object": model.__name__, "id": obj_id})
+                       params={"object": model_term(model), "id": obj_id})
     return obj
 
 

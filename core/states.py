@@ -19,6 +19,8 @@ from sqlmodel import Session
 from core import audit
 from core.errors import Conflict, Forbidden
 from core.events import status_changed
+from core.i18n import Term
+from core.labels import action_term, kind_term, status_term
 from core.permissions import Actor
 from core.types import utcnow
 
@@ -42,7 +44,7 @@ def check_version(name: str, obj: Any, expected_version: int | None, *,
         return
     status = getattr(obj, "status", None)
     raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
-                       params={"name": name, "id": obj.id, "version": version,
+                       params={"name": kind_term(name), "id": obj.id, "version": version,
                                "expected": expected_version},
                        current_status=current_status or getattr(status, "value", status),
                        current_version=version)
@@ -94,6 +96,14 @@ class Workflow:
     def actions(self) -> list[str]:
         return list(self._by_action)
 
+    def _words(self, action: str, status: enum.Enum | None = None) -> dict[str, Term]:
+        """The message parameters naming this workflow, an action and a status: shown in
+        words (``core.labels``), internal names in ``str`` and machine fields."""
+        words = {"name": kind_term(self.name), "action": action_term(action)}
+        if status is not None:
+            words["status"] = status_term(self.name, status)
+        return words
+
     def find(self, current: enum.Enum, action: str) -> Move | None:
         for move in self._by_action.get(action, []):
             if current in move.sources:
@@ -127,15 +137,15 @@ class Workflow:
         if move is None:
             if action not in self._by_action:
                 raise IllegalTransition("unknown action %(action)s for %(name)s",
-                                        params={"action": action, "name": self.name},
+                                        params=self._words(action),
                                         current_status=current.value, action=action)
             raise IllegalTransition(
                 "%(name)s cannot %(action)s from %(status)s",
-                params={"name": self.name, "action": action, "status": current.value},
+                params=self._words(action, current),
                 current_status=current.value, action=action)
         if move.permission is not None and not actor.can(move.permission):
             raise Forbidden("not allowed to %(action)s a %(name)s",
-                            params={"action": action, "name": self.name})
+                            params=self._words(action))
         check_version(self.name, obj, expected_version, current_status=current.value)
         setattr(obj, self.status_attr, move.target)
         now = utcnow()
@@ -184,12 +194,11 @@ class Workflow:
         moves = self._by_action.get(action)
         if not moves:
             raise IllegalTransition("unknown action %(action)s for %(name)s",
-                                    params={"action": action, "name": self.name},
-                                    action=action)
+                                    params=self._words(action), action=action)
         for move in moves:
             if move.permission is not None and not actor.can(move.permission):
                 raise Forbidden("not allowed to %(action)s a %(name)s",
-                                params={"action": action, "name": self.name})
+                                params=self._words(action))
         session.flush()
         status = getattr(model, self.status_attr)
         conditions = list(where)

@@ -25,10 +25,12 @@ from sqlmodel import select
 
 from core import services
 from core.auth import AccountLocked, LoginFailed, LoginPolicy, authenticate
+from core.codes import region_name
 from core.db import get_session
 from core.errors import Invalid
 from core.forms import parse
 from core.i18n import N_
+from core.labels import actor_label, kind_label, object_urls, status_label
 from core.models import AuditLog, Job, JobStatus, Organisation, OrgKind, OrgStatus
 from core.nav import NavItem, items_for, register
 from core.permissions import (
@@ -142,6 +144,7 @@ def home():
         if actor.can(AUDIT_READ):
             ctx["recent_audit"] = session.exec(
                 select(AuditLog).order_by(AuditLog.seq.desc()).limit(8)).all()
+            ctx["links"] = _audit_links(ctx["recent_audit"])
     if actor.can(USER_READ):
         ctx["user_count"] = services.list_users(session, actor, org_id=actor.org_id,
                                                 per_page=1).total
@@ -419,6 +422,15 @@ def audit_log():
                         for x in (a.before, a.after) if x), a.ip]
             for a in page.items), N_("Audit log"))
     return render_template("core/audit.html", page=page)
+                             request.args.get("page", 1, type=int), 50)
+    return render_template("core/audit.html", page=page,
+                           links=_audit_links(page.items))
+
+
+def _audit_links(records: list[AuditLog]) -> dict[tuple[str, str], str]:
+    """The page of each audited object the reader may open (one query per kind)."""
+    return object_urls(get_session(), acting(),
+                       [(a.object_type, a.object_id) for a in records])
 
 
 def init_app(app: Flask) -> None:
@@ -444,4 +456,7 @@ def init_app(app: Flask) -> None:
         from flask_babel import get_locale
         return {"locale": "zh_CN" if get_locale().language == "zh" else str(get_locale()), "actor": actor, "current_org": org, "nav_main": items_for(actor, "main"),
                 "nav_admin": items_for(actor, "admin"), "languages": LANGUAGES,
-                "role_labels_all": role_labels(), "format_fen": format_fen}
+                "role_labels_all": role_labels(), "format_fen": format_fen,
+                "kind_label": kind_label, "actor_label": actor_label,
+                "status_label": status_label,
+                "region_name": region_name}

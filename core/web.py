@@ -216,8 +216,7 @@ def flash_error(exc: DomainError) -> None:
         for e in exc.errors:
             flash(f"{gettext(e.field)}: {gettext(e.message)}", "error")
     else:
-        flash(gettext(exc.template, **exc.params) if exc.params else gettext(exc.template),
-              "error")
+        flash(exc.message(), "error")
 
 
 def attempt(call: Callable[[], Any], *, form: bool = True) -> Attempt:

@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
     app.extensions["yaocai.attachments"] = store_for(
         settings.instance_path,
         settings.extra.get("attachment_dir") or os.environ.get("ATTACHMENT_DIR"))
+    from listing import i18n
+    i18n.register_labels()
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)

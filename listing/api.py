@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from core.api import ERRORS, SECURITY, PageQuery
 from core.db import get_session
 from core.errors import Invalid
+from core.i18n import render
 from core.permissions import PUBLIC
 from core.web import current_actor, requires
 from listing import services, services_catalogue
@@ -265,7 +266,10 @@ def price_check(path: AppPath):
     session = get_session()
     app = services.get_application(session, current_actor(), path.app_id)
     version, result = services.preview_check(session, app)
-    return jsonify({"rule_version": version, **result.to_dict()})
+    body = result.to_dict()
+    for rule in body["results"]:  # the message in words; ``numbers`` keeps the figures
+        rule["message"] = render(rule["message"], rule["numbers"])
+    return jsonify({"rule_version": version, **body})
 
 
 _ACTIONS = {

@@ -223,5 +223,29 @@ TERMS: tuple[str, ...] = (
     N_('Edit the price rules and the holiday calendar'),  # permission listing:rules:manage
     N_('Review queue'),  # nav item
     N_('Listing search'),  # nav item
+    N_('Only PDF, JPEG and PNG files are accepted.'),  # upload error (storage.py)
+    N_('The file is larger than 10 MB.'),  # upload error (storage.py)
     N_('Product catalogue'),  # nav item
 )
+
+
+def register_labels() -> None:
+    """Name listing's kinds of object on pages (``core.labels``): not-found pages, conflict
+    messages and the audit log say 挂网申请 12, not ``listing_application 12``."""
+    from core.labels import ObjectKind, register
+
+    register(
+        ObjectKind("listing_application", N_("listing application"),
+                   "listing.application_detail", "app_id"),
+        ObjectKind("listing", N_("listing"), "listing.listing_detail", "listing_id"),
+        ObjectKind("objection", N_("objection"), "listing.objection_detail", "objection_id"),
+        ObjectKind("product", N_("product")),
+        ObjectKind("import_batch", N_("catalogue import"), "listing.import_detail",
+                   "batch_id"),
+        ObjectKind("reference_price", N_("reference price")),
+        ObjectKind("holiday", N_("holiday calendar"), "listing.holidays"),
+        ObjectKind("price_evidence", N_("price evidence")),
+        ObjectKind("price_check", N_("price check")),
+        ObjectKind("attachment", N_("attachment")),
+        ObjectKind("listing_search_name", N_("search name")),
+    )

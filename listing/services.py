@@ -20,12 +20,13 @@ from sqlmodel import Session, select
 from core import audit, rules
 from core.codes import consumable_group_code, validate_consumable_code, validate_drug_code
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
+from core.labels import status_term
 from core.models import AuditLog, Organisation, OrgKind, User, UserRole
 from core.money import OptionalPositivePrice, PositivePrice
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
-from core.states import Move, StaleVersion, Workflow
+from core.states import Move, Workflow, check_version
 from core.types import local_today, utcnow
 from listing import price_rules
 from listing.models import (
@@ -510,7 +511,7 @@ def update_application(session: Session, actor: Actor, app_id: int, data: Applic
 def _check_editable(app: Application, expected_version: int | None = None) -> None:
     if app.status not in EDITABLE:
         raise Conflict("listing_application %(id)s cannot be changed when %(status)s",
-                       params={"id": app.id, "status": app.status.value},
+                       params={"id": app.id, "status": status_term("listing_application", app.status)},
                        current_status=app.status.value)
     if expected_version is not None and expected_version != app.version:
         raise Conflict("listing_application %(id)s is at version %(version)s, not %(expected)s",
@@ -519,12 +520,7 @@ def _check_editable(app: Application, expected_version: int | None = None) -> No
 
 
 def _check_version(app: Application, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != app.version:
-        raise StaleVersion(
-            "%(name)s %(id)s is at version %(version)s, not %(expected)s",
-            params={"name": APPLICATION_FLOW.name, "id": app.id, "version": app.version,
-                    "expected": expected_version},
-            current_status=app.status.value, current_version=app.version)
+    check_version(APPLICATION_FLOW.name, app, expected_version)
 
 
 def _snapshot(app: Application) -> dict[str, Any]:
@@ -640,7 +636,7 @@ def assign(session: Session, actor: Actor, app_id: int, user_id: int | None) -> 
     app = get_application(session, actor, app_id)
     if app.status not in (S.submitted, S.under_review):
         raise Conflict("listing_application %(id)s cannot be assigned when %(status)s",
-                       params={"id": app.id, "status": app.status.value},
+                       params={"id": app.id, "status": status_term("listing_application", app.status)},
                        current_status=app.status.value)
     if user_id is not None and user_id not in {u.id for u in _reviewers(session, actor)}:
         raise Invalid.one("assigned_to", "Choose a reviewer of the bureau.")

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         api,
         cli,
         demo,
+        i18n,
         jobs,
         services,
         services_allocation,
@@ -20,7 +21,7 @@ def init_app(app: Flask) -> None:
         views_award,
         views_rules,
     )
-
+    i18n.register_labels()
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)

@@ -131,4 +131,37 @@ TERMS: tuple[str, ...] = (
     N_('select the winners of vbp_batch %(id)s first'),  # services.move_batch
     N_('the publicity of vbp_batch %(id)s runs until %(day)s'),  # services.move_batch
     N_('vbp_batch %(id)s is not at this step of the allocation'),  # services_award
+    N_('This winner is ranked twice.'),  # message (api.py)
 )
+
+
+def register_labels() -> None:
+    """Name procurement's kinds of object on pages (``core.labels``): not-found pages,
+    conflict messages and the audit log say 集采批次 3, not ``vbp_batch 3``. Rows without a
+    page of their own link to their batch's page."""
+    from core.labels import ObjectKind, register
+    from procurement import models as m
+
+    def in_batch(key: str, label: str, endpoint: str, model: type) -> ObjectKind:
+        return ObjectKind(key, label, endpoint, "batch_id", model=model, via="batch_id")
+
+    register(
+        ObjectKind("vbp_batch", N_("procurement batch"), "procurement.batch_detail",
+                   "batch_id"),
+        in_batch("vbp_batch_product", N_("batch product"), "procurement.batch_detail",
+                 m.BatchProduct),
+        in_batch("vbp_volume_report", N_("volume report"), "procurement.reports_overview",
+                 m.VolumeReport),
+        in_batch("vbp_bid", N_("bid"), "procurement.bids", m.Bid),
+        in_batch("vbp_selection", N_("winner selection"), "procurement.results", m.Selection),
+        in_batch("vbp_winner", N_("winner"), "procurement.regions", m.Winner),
+        in_batch("vbp_region_pick", N_("supply region pick"), "procurement.regions",
+                 m.RegionPick),
+        in_batch("vbp_choice", N_("hospital choice"), "procurement.choices", m.Choice),
+        in_batch("vbp_allocation_run", N_("allocation run"), "procurement.allocation",
+                 m.AllocationRun),
+        ObjectKind("vbp_allocation_line", N_("allocation line")),
+        ObjectKind("vbp_agreement", N_("purchase agreement"), "procurement.agreements",
+                   "batch_id", model=m.Agreement, via="batch_id", status_prefix="agreement:"),
+        ObjectKind("vbp_award", N_("award step of a batch")),
+    )

@@ -14,6 +14,7 @@ from sqlmodel import Session, func, select
 
 from core import audit, rules
 from core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Invalid, NotFound
+from core.labels import model_term, status_term
 from core.models import Organisation, OrgKind, OrgStatus
 from core.money import PositivePrice
 from core.permissions import Actor, require
@@ -142,7 +143,7 @@ def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn, *
     check_version("vbp_batch", batch, expected_version)
     if batch.status in (B.executing, B.closed, B.cancelled):
         raise Conflict("vbp_batch %(id)s cannot be changed when %(status)s",
-                       params={"id": batch.id, "status": batch.status.value},
+                       params={"id": batch.id, "status": status_term("vbp_batch", batch.status)},
                        current_status=batch.status.value)
     if batch.status not in (B.draft, B.reporting) and (
             data.bid_closes_at != batch.bid_closes_at or data.bid_opens_at != batch.bid_opens_at):
@@ -377,7 +378,7 @@ def check_report(data: ReportIn, params: ProcurementRuleParams) -> list[tuple[st
 def check_reporting(batch: Batch, now: datetime) -> None:
     if batch.status != B.reporting:
         raise Conflict("vbp_batch %(id)s is not taking volume reports (%(status)s)",
-                       params={"id": batch.id, "status": batch.status.value},
+                       params={"id": batch.id, "status": status_term("vbp_batch", batch.status)},
                        current_status=batch.status.value)
     if batch.report_deadline is not None and now > batch.report_deadline:
         raise Conflict("the reporting deadline of vbp_batch %(id)s has passed",
@@ -624,7 +625,7 @@ def withdraw_bid(session: Session, actor: Actor, bid_id: int, *,
     require(actor, BID_EDIT)
     bid = get_readable(session, Bid, bid_id, actor)
     if bid.org_id != actor.org_id:
-        raise NotFound("%(object)s %(id)s not found", params={"object": "Bid", "id": bid_id})
+        raise NotFound("%(object)s %(id)s not found", params={"object": model_term(Bid), "id": bid_id})
     batch = get_batch(session, actor, bid.batch_id)
     if not bidding_open(batch, now or utcnow()):
         raise Conflict("vbp_batch %(id)s is not taking bids", params={"id": batch.id},

@@ -17,6 +17,7 @@ from sqlmodel import Session, delete, func, select
 from core import audit
 from core.codes import region_name
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
+from core.labels import model_term, status_term
 from core.models import Organisation, OrgKind, OrgStatus
 from core.permissions import Actor, require
 from core.scoping import get_readable
@@ -146,7 +147,7 @@ def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str) -> 
                        current_status=batch.status.value)
     if bid.status != BidStatus.submitted:
         raise Conflict("vbp_bid %(id)s is %(status)s", params={"id": bid.id,
-                                                               "status": bid.status.value},
+                                                               "status": status_term("vbp_bid", bid.status)},
                        current_status=bid.status.value)
     bid.status, bid.status_reason, bid.updated_at = BidStatus.disqualified, reason, utcnow()
     session.add(bid)
@@ -605,7 +606,7 @@ def choice_counts(session: Session, actor: Actor, batch_id: int) -> dict[int, in
 def get_winner(session: Session, actor: Actor, winner_id: int) -> Winner:
     w = session.get(Winner, winner_id)
     if w is None:
-        raise NotFound("%(object)s %(id)s not found", params={"object": "Winner",
+        raise NotFound("%(object)s %(id)s not found", params={"object": model_term(Winner),
                                                               "id": winner_id})
     services.get_batch(session, actor, w.batch_id)
     return w

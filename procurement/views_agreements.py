@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 from core.db import get_session
 from core.errors import DomainError, Invalid, NotFound
 from core.i18n import N_
+from core.labels import model_term
 from core.models import Organisation, OrgKind, User
 from core.money import format_fen, format_price
 from core.permissions import Actor
@@ -158,7 +159,7 @@ def agreement_sign(batch_id: int, agreement_id: int):
         agreement = alloc.get_agreement(session, acting(), agreement_id)
         if agreement.batch_id != batch_id:
             raise NotFound("%(object)s %(id)s not found",
-                           params={"object": "Agreement", "id": agreement_id})
+                           params={"object": model_term(Agreement), "id": agreement_id})
         alloc.sign(session, acting(), agreement_id, expected_version=int_arg("version"))
     except DomainError as exc:
         return _agreements_page(batch_id, refused(exc))
@@ -206,7 +207,7 @@ def agreement_volume(batch_id: int, agreement_id: int):
         agreement = alloc.get_agreement(session, acting(), agreement_id)
         if agreement.batch_id != batch_id:
             raise NotFound("%(object)s %(id)s not found",
-                           params={"object": "Agreement", "id": agreement_id})
+                           params={"object": model_term(Agreement), "id": agreement_id})
         if not text.isdigit():
             raise Invalid.one("volume", "Enter a whole number of smallest units.")
         alloc.set_volume(session, acting(), agreement_id, int(text),

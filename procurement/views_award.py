@@ -21,6 +21,7 @@ from core.db import get_session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.forms import require_confirmation
 from core.i18n import N_
+from core.labels import model_term
 from core.models import Organisation, OrgKind
 from core.money import format_fen, format_price
 from core.permissions import PUBLIC, Actor
@@ -230,7 +231,7 @@ def bid_disqualify(batch_id: int, bid_id: int):
     session = get_session()
     try:
         if get_readable(session, Bid, bid_id, acting()).batch_id != batch_id:
-            raise NotFound("%(object)s %(id)s not found", params={"object": "Bid", "id": bid_id})
+            raise NotFound("%(object)s %(id)s not found", params={"object": model_term(Bid), "id": bid_id})
         award.disqualify_bid(session, acting(), bid_id, request.form.get("reason", ""))
     except Invalid as exc:
         session.rollback()
