@@ -236,8 +236,8 @@ def test_upload_errors_are_in_chinese(client, session):
 def test_audit_log_shows_actions_and_objects_in_words_with_links(client, session):
     from core import audit
     from core.models import OrgKind
-    from procurement import services as vbp
     from listing.models import ApplicationStatus
+    from procurement import services as vbp
     from tests.listing.factories import actor, draft, drive, world
     from tests.support import login, make_org, make_user
 
