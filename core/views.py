@@ -51,6 +51,8 @@ from core.permissions import (
 )
 from core.scoping import get_readable, readable_by
 from core.web import acting, client_ip, current_actor, requires, wants_xlsx, xlsx_download
+from core.todo import todos_for
+from core.web import acting, client_ip, current_actor, requires
 
 bp = Blueprint("core", __name__)
 
@@ -135,7 +137,8 @@ def home():
     actor = acting()
     session = get_session()
     org = session.get(Organisation, actor.org_id)
-    ctx: dict = {"org": org, "modules": items_for(actor, "main")}
+    ctx: dict = {"org": org, "modules": items_for(actor, "main"),
+                 "todos": todos_for(session, actor)}
     if actor.org_kind == OrgKind.bureau:
         ctx["org_counts"] = services.org_counts_by_kind(session, actor)
         if actor.can(JOB_READ):

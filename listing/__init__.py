@@ -16,6 +16,8 @@ def init_app(app: Flask) -> None:
         settings.extra.get("attachment_dir") or os.environ.get("ATTACHMENT_DIR"))
     from listing import i18n
     i18n.register_labels()
+    from listing import services_todo
+    services_todo.register_todos()
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)

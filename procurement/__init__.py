@@ -22,6 +22,8 @@ def init_app(app: Flask) -> None:
         views_rules,
     )
     i18n.register_labels()
+    from procurement import services_todo
+    services_todo.register_todos()
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)
