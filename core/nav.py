@@ -13,7 +13,7 @@ class NavItem:
     endpoint: str
     permission: str
     order: int = 100
-    section: str = "main"   # main | admin
+    section: str = "main"   # main | admin | public (the public pages' header, no login)
 
 
 _ITEMS: dict[str, NavItem] = {}
@@ -24,6 +24,11 @@ def register(item: NavItem) -> None:
 
 
 def items_for(actor: Actor | None, section: str = "main") -> list[NavItem]:
+    """The entries of ``section`` the actor may open; the ``public`` section's (the public
+    pages' header: listing search, publicity boards, procurement results) for anyone."""
+    if section == "public":
+        return sorted((i for i in _ITEMS.values() if i.section == "public"),
+                      key=lambda i: (i.order, i.key))
     if actor is None:
         return []
     return sorted((i for i in _ITEMS.values() if i.section == section and actor.can(i.permission)),

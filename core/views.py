@@ -458,7 +458,8 @@ def init_app(app: Flask) -> None:
         org = get_session().get(Organisation, actor.org_id) if actor and actor.org_id else None
         from flask_babel import get_locale
         return {"locale": "zh_CN" if get_locale().language == "zh" else str(get_locale()), "actor": actor, "current_org": org, "nav_main": items_for(actor, "main"),
-                "nav_admin": items_for(actor, "admin"), "languages": LANGUAGES,
+                "nav_admin": items_for(actor, "admin"), "nav_public": items_for(None, "public"),
+                "languages": LANGUAGES,
                 "role_labels_all": role_labels(), "format_fen": format_fen,
                 "kind_label": kind_label, "actor_label": actor_label,
                 "status_label": status_label,

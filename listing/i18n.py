@@ -223,6 +223,7 @@ TERMS: tuple[str, ...] = (
     N_('Edit the price rules and the holiday calendar'),  # permission listing:rules:manage
     N_('Review queue'),  # nav item
     N_('Listing search'),  # nav item
+    N_('Listing publicity'),  # public nav item
     N_('Only PDF, JPEG and PNG files are accepted.'),  # upload error (storage.py)
     N_('The file is larger than 10 MB.'),  # upload error (storage.py)
     N_('Product catalogue'),  # nav item

@@ -508,5 +508,9 @@ def init_app(app: Flask) -> None:
     register(NavItem("listing", "Listing", "listing.home", VIEW, 10))
     register(NavItem("listing_review", "Review queue", "listing.review_queue", APP_REVIEW, 11))
     register(NavItem("listing_search", "Listing search", "listing.search", VIEW, 12))
+    register(NavItem("public_listing_search", "Listing search", "listing.search", PUBLIC, 10,
+                     "public"))
+    register(NavItem("public_listing_publicity", "Listing publicity", "listing.publicity",
+                     PUBLIC, 20, "public"))
     register(NavItem("listing_catalogue", "Product catalogue", "listing.catalogue",
                      CATALOGUE_READ, 13))

@@ -21,7 +21,7 @@ from core.forms import parse, require_confirmation
 from core.i18n import N_
 from core.models import OrgKind
 from core.nav import NavItem, register
-from core.permissions import Actor
+from core.permissions import PUBLIC, Actor
 from core.types import LOCAL_TZ, utcnow
 from core.web import acting, attempt, enum_arg, flash_error, int_arg, requires
 from listing import services as listing_services
@@ -314,3 +314,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     register(NavItem("procurement", "Procurement", "procurement.home", VIEW, 20))
+    register(NavItem("public_procurement_results", "Procurement results",
+                     "procurement.publicity", PUBLIC, 30, "public"))
