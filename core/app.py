@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import g, request
-from flask_babel import Babel, gettext
+from flask_babel import Babel
 from flask_login import LoginManager, UserMixin
 from flask_openapi3 import Info, OpenAPI
 from flask_wtf.csrf import CSRFProtect
@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import REPO_ROOT, load_settings
 from core.db import Database, close_request_session, get_session
+from core.i18n import translate
 from core.logs import configure_logging
 
 log = logging.getLogger("yaocai")
@@ -98,7 +99,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> OpenAPI:
     Babel(app, locale_selector=_select_locale)
     # A fixed message (a field error) in the page's language. ``_()`` in a template always
     # %-formats, which breaks on a literal "%" ("below 80% of …"); this filter does not.
-    app.add_template_filter(lambda message: gettext(message), "translated")
+    app.add_template_filter(translate, "translated")
     csrf.init_app(app)
     _init_login(app)
 

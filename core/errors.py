@@ -118,10 +118,10 @@ class Invalid(DomainError):
     def message(self) -> str:
         if not self.errors or self.template != self._joined():
             return super().message()
-        from core.i18n import render
+        from core.i18n import render, translate
         return "; ".join(
             (render("row %(n)s", {"n": e.row}) + " " if e.row is not None else "")
-            + f"{render(e.field)}: {render(e.message)}" for e in self.errors[:20])
+            + f"{translate(e.field)}: {translate(e.message)}" for e in self.errors[:20])
 
     def _joined(self) -> str:
         return "; ".join(

@@ -25,6 +25,28 @@ class Term(str):
         return term
 
 
+class Message(str):
+    """A message filled in from a template (a field error naming a row or a column): its
+    ``str`` is the English text (the API's ``message``), and a page shows the translated
+    ``template`` with ``params``. Mark the template with ``N_`` so extraction finds it."""
+
+    template: str
+    params: dict
+
+    def __new__(cls, template: str, **params: object) -> Message:
+        message = super().__new__(cls, template % params if params else template)
+        message.template, message.params = template, params
+        return message
+
+
+def translate(message: str) -> str:
+    """A fixed message or a ``Message`` in the request's language (never %-formats a fixed
+    one, so a literal "%" is safe)."""
+    if isinstance(message, Message):
+        return render(message.template, message.params)
+    return render(message)
+
+
 def render(template: str, params: dict | None = None) -> str:
     """``template`` with ``params`` in the request's language, each ``Term`` translated too;
     outside a request, the English text with the internal names."""
@@ -309,6 +331,11 @@ TERMS: tuple[str, ...] = (
     N_("version"),
     N_("winners"),
     N_("workday"),
+    # --- background job names (the jobs page shows them) -------------------------------------
+    N_("core.prune_login_attempts"),
+    N_("core.requeue_stale_jobs"),
+    N_("listing.end_publicity"),
+    N_("procurement.allocate"),
     # --- core.tabular: upload errors --------------------------------------------------------
     N_("The file is empty."),
     N_("The file has no header row."),
@@ -318,4 +345,4 @@ TERMS: tuple[str, ...] = (
     N_("The workbook's first sheet is damaged and cannot be read."),
 )
 
-__all__ = ["N_", "TERMS", "Term", "render"]
+__all__ = ["N_", "TERMS", "Message", "Term", "render", "translate"]

@@ -28,6 +28,7 @@ from typing import Any
 
 from core.errors import FieldError, Invalid
 from core.i18n import N_
+from core.i18n import N_, Message
 
 __all__ = ["MAX_ROWS", "Column", "Fen", "append_safe_row", "errors_csv", "formula_like",
            "read_table", "rows_csv", "rows_xlsx", "safe_cell", "template_xlsx"]
@@ -153,7 +154,8 @@ def _csv_rows(data: bytes) -> Generator[list[Any], None, None]:
     try:
         yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     except csv.Error as exc:
-        raise Invalid.one(_FILE_FIELD, f"The CSV file is malformed: {exc}.") from None
+        raise Invalid.one(_FILE_FIELD, Message(N_("The CSV file is malformed: %(problem)s."),
+                                               problem=exc)) from None
 
 
 def _map_header(header: list[Any], columns: Sequence[Column]) -> list[tuple[int, str]]:
@@ -169,15 +171,17 @@ def _map_header(header: list[Any], columns: Sequence[Column]) -> list[tuple[int,
         if col is None:
             continue  # an unknown column (notes, a row number …) is ignored
         if col.key in seen:
-            errors.append(FieldError(col.key, f"The column {col.title} appears twice "
-                                     f"(columns {seen[col.key] + 1} and {idx + 1}).", 1))
+            errors.append(FieldError(col.key, Message(
+                N_("The column %(title)s appears twice (columns %(first)s and %(second)s)."),
+                title=col.title, first=seen[col.key] + 1, second=idx + 1), 1))
             continue
         seen[col.key] = idx
         positions.append((idx, col.key))
     for col in columns:
         if col.required and col.key not in seen:
-            errors.append(FieldError(col.key, f"The required column {col.title} ({col.key}) "
-                                     "is missing.", 1))
+            errors.append(FieldError(col.key, Message(
+                N_("The required column %(title)s (%(key)s) is missing."),
+                title=col.title, key=col.key), 1))
     if errors:
         raise Invalid(errors)
     return positions
@@ -202,8 +206,9 @@ def read_table(filename: str, data: bytes, columns: Sequence[Column], *,
     if not data:
         raise Invalid.one(_FILE_FIELD, "The file is empty.")
     if data.startswith(_OLE_MAGIC):
-        raise Invalid.one(_FILE_FIELD, f"{filename}: the old .xls format is not supported; "
-                          "save the workbook as .xlsx or CSV.")
+        raise Invalid.one(_FILE_FIELD, Message(
+            N_("%(filename)s: the old .xls format is not supported; save the workbook as "
+               ".xlsx or CSV."), filename=filename))
     with closing(_xlsx_rows(data) if data.startswith(_ZIP_MAGIC) else _csv_rows(data)) as rows:
         return _read_rows(rows, columns, max_rows)
 
@@ -229,8 +234,9 @@ def _read_rows(rows: Iterator[list[Any]], columns: Sequence[Column],
         if not filled:
             continue
         if len(out) >= max_rows:
-            raise Invalid.one(_FILE_FIELD, f"The file has more than {max_rows:,} data rows; "
-                              "split it into smaller files.")
+            raise Invalid.one(_FILE_FIELD, Message(
+                N_("The file has more than %(n)s data rows; split it into smaller files."),
+                n=f"{max_rows:,}"))
         out.append((line, values))
     return out
 

@@ -212,9 +212,11 @@ def flash_error(exc: DomainError) -> None:
     from flask import flash
     from flask_babel import gettext
 
+    from core.i18n import translate
+
     if isinstance(exc, Invalid) and exc.errors:
         for e in exc.errors:
-            flash(f"{gettext(e.field)}: {gettext(e.message)}", "error")
+            flash(f"{gettext(e.field)}: {translate(e.message)}", "error")
     else:
         flash(exc.message(), "error")
 

@@ -286,3 +286,21 @@ def test_price_check_api_messages_are_filled_in(client, session):
     messages = [r["message"] for r in body["results"]]
     assert messages and not any("%(" in m for m in messages), messages
     assert any("价格" in m or "价" in m for m in messages), messages
+
+
+def test_report_upload_errors_name_the_column_in_chinese(client, session):
+    from tests.procurement.test_views import Cast, move, new_batch
+    from tests.support import csrf_token, login
+
+    c = Cast(session)
+    batch = move(c, new_batch(c, products=1), "open_reporting")
+    login(client, c.hosp_op.username)
+    resp = client.post(f"/procurement/batches/{batch.id}/report/upload",
+                       data={"csrf_token": csrf_token(client),
+                             "file": (io.BytesIO("品种编号,上年用量\nP01,10\n".encode()),
+                                      "reports.csv")},
+                       content_type="multipart/form-data")
+    text = _page_text(resp)
+    assert resp.status_code == 422
+    assert "缺少必需的列“需求量”（demand）。" in text
+    assert "is missing" not in text
