@@ -189,6 +189,10 @@ def test_problem_detail_is_in_words_and_machine_fields_stay_raw(app, session):
         body = error.problem()
     assert body["detail"] == "挂网申请当前状态为“审核中”，不能执行“受理审核”"
     assert body["current_status"] == "under_review" and body["action"] == "start_review"
+    with app.test_request_context("/api/v1/listing/applications",
+                                  headers={"Cookie": "lang=en"}):
+        assert error.problem()["detail"] == (
+            "This listing application is “under review”: “Start review” is not possible now.")
 
 
 def test_agreement_statuses_in_messages_are_the_agreements_own(app):
