@@ -66,7 +66,7 @@ def test_nul_in_a_form_field_is_refused(client):
     resp = client.post("/login", data={"username": "ad\x00min", "password": "x",
                                        "csrf_token": token})
     assert resp.status_code == 422
-    assert "username" in resp.get_data(as_text=True)
+    assert "用户名" in resp.get_data(as_text=True)  # the field, named in words
 
 
 def test_nul_in_an_uploaded_file_name_is_refused(client):
