@@ -27,7 +27,6 @@ from decimal import Decimal
 from typing import Any
 
 from core.errors import FieldError, Invalid
-from core.i18n import N_
 from core.i18n import N_, Message
 
 __all__ = ["MAX_ROWS", "Column", "Fen", "append_safe_row", "errors_csv", "formula_like",

@@ -50,9 +50,8 @@ from core.permissions import (
     roles_for_kind,
 )
 from core.scoping import get_readable, readable_by
-from core.web import acting, client_ip, current_actor, requires, wants_xlsx, xlsx_download
 from core.todo import todos_for
-from core.web import acting, client_ip, current_actor, requires
+from core.web import acting, client_ip, current_actor, requires, wants_xlsx, xlsx_download
 
 bp = Blueprint("core", __name__)
 
@@ -420,12 +419,11 @@ def audit_log():
         return xlsx_download("audit-log.xlsx", [
             "#", N_("Time"), N_("Actor"), N_("Action"), N_("Object"), N_("Change"),
             N_("Address")], (
-            [a.seq, a.at, a.actor_name, _(a.action), f"{a.object_type} {a.object_id or ''}",
+            [a.seq, a.at, a.actor_name, _(a.action),
+             f"{_(kind_label(a.object_type))} {a.object_id or ''}",
              " → ".join(json.dumps(x, ensure_ascii=False, default=str)
                         for x in (a.before, a.after) if x), a.ip]
             for a in page.items), N_("Audit log"))
-    return render_template("core/audit.html", page=page)
-                             request.args.get("page", 1, type=int), 50)
     return render_template("core/audit.html", page=page,
                            links=_audit_links(page.items))
 
