@@ -41,6 +41,7 @@ __all__ = [
     "format_fen",
     "format_price",
     "line_amount_fen",
+    "line_amounts_total_fen",
     "round_half_up_fen",
     "sum_fen",
     "to_price",
@@ -193,6 +194,23 @@ def line_amount_fen(quantity: int | Decimal, unit_price: Decimal | int) -> int:
         raise ValueError("quantity and unit_price must be finite")
     # Exact product (Inexact is trapped), then the single half-up rounding step.
     return round_half_up_fen(_EXACT.multiply(qty, price))
+
+
+def line_amounts_total_fen(quantities: Iterable[int], price_units: Iterable[int]) -> int:
+    """Σ :func:`line_amount_fen` over many lines at once, each price given as an integer of
+    1/10,000 yuan (a 4-place unit price × 10⁴, which is exact): the same rule in integer
+    arithmetic — ``quantity × price_units`` is the amount in 1/100 fen, rounded half away from
+    zero to whole fen — for the millions of lines of a national allocation, where a Decimal
+    per line costs seconds. Quantities and price units are ints (numpy values via
+    ``tolist()``)."""
+    total = 0
+    for quantity, units in zip(quantities, price_units, strict=True):
+        if type(quantity) is not int or type(units) is not int:
+            raise TypeError("quantities and price units must be ints")
+        hundredths = quantity * units
+        total += ((hundredths + 50) // 100 if hundredths >= 0
+                  else -((50 - hundredths) // 100))
+    return total
 
 
 def _check_int(value: object, what: str) -> None:

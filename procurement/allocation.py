@@ -39,8 +39,9 @@ penalty row is replaced by upper bounds of 0 on the penalised pairs, which keeps
 transportation problem.
 
 Cost coefficients are the prices scaled to integers (price × 10⁴, exact in a double); money
-reported in the result (``total_cost_fen``) is computed afterwards from the integral volumes with
-:func:`core.money.line_amount_fen`, one line per output row.
+reported in the result (``total_cost_fen``) is computed afterwards from the integral volumes,
+one line per output row, by the line-amount rule (:func:`core.money.line_amount_fen`) in its
+integer form for many lines (:func:`core.money.line_amounts_total_fen`).
 
 The model of each product is written in PuLP, in bulk: one ``LpAffineExpression`` per row from a
 list of ``(variable, coefficient)`` pairs, the rows added with ``LpProblem.extend``. It is solved
@@ -86,7 +87,7 @@ from typing import Any, Literal
 import numpy as np
 import pulp
 
-from core.money import line_amount_fen
+from core.money import line_amount_fen, line_amounts_total_fen
 
 try:  # HiGHS is optional at run time: CBC through PuLP is the fallback.
     import highspy
@@ -393,41 +394,50 @@ def _product_arrays(product: str, winners: dict[str, Winner], demand: dict[str, 
                           int(_DEC.multiply(winners[e].min_share, Decimal(total))
                               .to_integral_value(rounding=ROUND_CEILING))) for e in ents],
                      dtype=np.int64)
-    # A hospital's key: the set of its (enterprise, rank) choices, None = every winner.
-    # Hospitals with equal keys form one group; groups are numbered by first hospital.
-    get = choices.get
-    keys_of_h = [None if (c := get(h)) is None else frozenset(c.items()) for h in hosp]
-    if aggregate:
-        index: dict[frozenset[tuple[str, int]] | None, int] = {}
-        add = index.setdefault
-        group_of_h = np.array([add(k, len(index)) for k in keys_of_h], dtype=np.int32)
-        keys = list(index)
+    # A hospital's key: the set of its (enterprise, rank) choices, None = every winner; as a
+    # row of a matrix: rank per winner (0 = not listed) and a last cell 1 for "None".
+    # Hospitals with equal rows form one group; groups are numbered by first hospital.
+    listed = [choices.get(h) for h in hosp]
+    lengths = np.array([0 if c is None else len(c) for c in listed], dtype=np.int64)
+    keys = np.zeros((len(hosp), n_w + 1), dtype=np.int64)
+    keys[[c is None for c in listed], n_w] = 1
+    if lengths.any():
+        rows = np.repeat(np.arange(len(hosp)), lengths)
+        cols = np.array([w_index[e] for c in listed if c for e in c], dtype=np.int64)
+        keys[rows, cols] = [r for c in listed if c for r in c.values()]
+    del listed
+    if aggregate and len(hosp):
+        base = int(keys.max()) + 1
+        if base ** (n_w + 1) < 2**62:  # each row as one number: a 1-D unique is much faster
+            flat = keys @ (base ** np.arange(n_w, -1, -1, dtype=np.int64))
+            _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+        else:
+            _, first, inverse = np.unique(keys, axis=0, return_index=True,
+                                          return_inverse=True)
+        by_first = np.argsort(first, kind="stable")
+        renumber = np.empty_like(by_first)
+        renumber[by_first] = np.arange(by_first.size)
+        group_of_h = renumber[inverse.reshape(-1)].astype(np.int32)
+        g_keys = keys[first[by_first]]
     else:
         group_of_h = np.arange(len(hosp), dtype=np.int32)
-        keys = keys_of_h
-    del keys_of_h
-    sizes = np.bincount(group_of_h, minlength=len(keys))
-    var_g: list[int] = []
-    var_w: list[int] = []
-    var_pen: list[int] = []
-    n_pairs = 0
-    for g, key in enumerate(keys):
-        if key is None:
-            pairs = [(w, 0) for w in range(n_w)]
-        else:
-            pairs = sorted((w_index[e], rank - 1) for e, rank in key)
-        n_pairs += int(sizes[g]) * len(pairs)
-        var_g.extend([g] * len(pairs))
-        var_w.extend(w for w, _ in pairs)
-        var_pen.extend(pen for _, pen in pairs)
-    g_demand = (np.bincount(group_of_h, weights=dem, minlength=len(keys)).astype(np.int64)
+        g_keys = keys
+    del keys
+    unrestricted = g_keys[:, n_w] == 1
+    allowed = g_keys[:, :n_w] > 0
+    allowed[unrestricted] = True
+    g_idx, w_idx = np.nonzero(allowed)  # by group, then winner: the column order
+    sizes = np.bincount(group_of_h, minlength=len(g_keys))
+    n_pairs = int(sizes @ allowed.sum(axis=1))
+    var_pen = np.where(unrestricted[g_idx], 0, g_keys[g_idx, w_idx] - 1)
+    g_demand = (np.bincount(group_of_h, weights=dem, minlength=len(g_keys)).astype(np.int64)
                 if len(hosp) else np.zeros(0, dtype=np.int64))
     return _ProductData(
         product=product, hospitals=hosp, demand=dem, group_of_h=group_of_h, g_demand=g_demand,
-        g_restricted=np.array([k is not None for k in keys], dtype=bool), enterprises=ents,
+        g_restricted=~unrestricted, enterprises=ents,
         prices=prices, price_units=price_units, capacity=capacity, floor=floor,
-        var_g=np.array(var_g, dtype=np.int32), var_w=np.array(var_w, dtype=np.int32),
-        var_pen=np.array(var_pen, dtype=np.int64), total_demand=total, n_pairs=n_pairs)
+        var_g=g_idx.astype(np.int32), var_w=w_idx.astype(np.int32),
+        var_pen=var_pen.astype(np.int64), total_demand=total, n_pairs=n_pairs)
 
 
 def _disaggregate(pd: _ProductData, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1075,9 +1085,7 @@ def _solve_product(pd: _ProductData, engine: str, solver: str) -> _ProductResult
     solve_s = time.perf_counter() - t0
     y = _canonical_ties(pd, y)
     h, w, vol = _disaggregate(pd, y)
-    prices = pd.prices
-    cost = sum(line_amount_fen(v, prices[k])
-               for v, k in zip(vol.tolist(), w.tolist(), strict=True))
+    cost = line_amounts_total_fen(vol.tolist(), pd.price_units[w].tolist())
     return result("optimal", (h, w, vol), int(pd.var_pen @ y), cost, [], method, build,
                   solve_s)
 

@@ -22,6 +22,7 @@ from core.money import (
     format_fen,
     format_price,
     line_amount_fen,
+    line_amounts_total_fen,
     round_half_up_fen,
     sum_fen,
     to_price,
@@ -115,6 +116,20 @@ def test_line_amount_matches_fraction_reference(qty: int, price: Decimal) -> Non
 def test_line_amount_within_half_a_fen(qty: int, price: Decimal) -> None:
     exact = Fraction(qty) * Fraction(price) * 100
     assert abs(line_amount_fen(qty, price) - exact) <= Fraction(1, 2)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(quantities, price_units), max_size=20))
+def test_line_amounts_total_is_the_sum_of_line_amounts(lines: list[tuple[int, int]]) -> None:
+    expected = sum(line_amount_fen(q, Decimal(u).scaleb(-4)) for q, u in lines)
+    assert line_amounts_total_fen([q for q, _ in lines], [u for _, u in lines]) == expected
+
+
+def test_line_amounts_total_worked_examples() -> None:
+    # 3 × ¥0.1235 = 37.05 fen → 37; 1 × ¥0.0050 → 1; -1 × ¥0.0050 → -1; 1 × ¥0.0049 → 0
+    assert line_amounts_total_fen([3, 1, -1, 1], [1235, 50, 50, 49]) == 37 + 1 - 1 + 0
+    with pytest.raises(TypeError):
+        line_amounts_total_fen([1.0], [50])  # type: ignore[list-item]
 
 
 @given(quantities, prices)
