@@ -511,36 +511,35 @@ def allocation_run(batch_id: int, run_id: int):
     return _allocation_page(batch_id, run_id)
 
 
+def _run_of(batch_id: int, run_id: int) -> tuple[Batch, Any]:
+    """The batch and its allocation run the path names (another batch's run: 404)."""
+    session, actor = get_session(), acting()
+    batch = services.get_batch(session, actor, batch_id)
+    run = alloc.get_run(session, actor, run_id)
+    if run.batch_id != batch_id:
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": "AllocationRun", "id": run_id})
+    return batch, run
+
+
 @bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/lines.csv")
 @requires(REPORT_OVERVIEW)
 def allocation_lines_csv(batch_id: int, run_id: int):
     """Every agreed volume of a run as a CSV for Excel."""
-    session = get_session()
-    actor = acting()
-    batch = services.get_batch(session, actor, batch_id)
-    run = alloc.get_run(session, actor, run_id)
-    if run.batch_id != batch_id:
-        raise NotFound("%(object)s %(id)s not found",
-                       params={"object": "AllocationRun", "id": run_id})
-    return download(alloc.run_lines_csv(session, actor, run_id),
+    batch, run = _run_of(batch_id, run_id)
+    return download(alloc.run_lines_csv(get_session(), acting(), run_id),
                     f"{batch.code}-allocation-{run.id}.csv", "text/csv; charset=utf-8")
 
 
 @bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/export.xlsx")
-@requires(BATCH_MANAGE)
+@requires(REPORT_OVERVIEW)
 def allocation_lines_xlsx(batch_id: int, run_id: int):
     """Every agreed volume of a run as an Excel workbook with Chinese headers."""
-    session = get_session()
-    actor = acting()
-    batch = services.get_batch(session, actor, batch_id)
-    run = alloc.get_run(session, actor, run_id)
-    if run.batch_id != batch_id:
-        raise NotFound("%(object)s %(id)s not found",
-                       params={"object": "AllocationRun", "id": run_id})
+    batch, run = _run_of(batch_id, run_id)
     return xlsx_download(f"{batch.code}-allocation-{run.id}.xlsx", [
         N_("Product code"), N_("Generic name"), N_("Hospital code"), N_("Hospital"),
         N_("Company code"), N_("Company"), N_("Agreed volume")],
-        alloc.run_line_rows(session, actor, run_id), N_("Allocation"))
+        alloc.run_line_rows(get_session(), acting(), run_id), N_("Allocation"))
 
 
 @bp.route("/batches/<int:batch_id>/allocation/start", methods=["POST"])

@@ -174,3 +174,19 @@ def confirm_action(page: Any, action: str, *, reason: str | None = None,
     if reason is not None:
         dialog.locator("textarea[name=reason]").fill(reason)
     dialog.locator(f"button[data-confirm-submit={action}]").click()
+
+
+def log_in(page: Any, username: str) -> None:
+    """Log in through the login form with the demo password; lands on /home."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from core.demo import DEMO_PASSWORD
+
+    page.goto("/login")
+    form = page.locator("form.login-card")
+    form.locator("input[name=username]").fill(username)
+    form.locator("input[name=password]").fill(DEMO_PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/home$"))

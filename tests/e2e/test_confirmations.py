@@ -7,31 +7,19 @@ Screenshot: tests/e2e/artifacts/confirm_open_bidding.png (and /tmp/forms-confirm
 """
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
 
-from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON
+from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON, log_in
 
 if not HAVE_CHROMIUM:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from playwright.sync_api import Page, expect  # noqa: E402
-
-from core.demo import DEMO_PASSWORD  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-
-
-def _log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    form = page.locator("form.login-card")
-    form.locator("input[name=username]").fill(username)
-    form.locator("input[name=password]").fill(DEMO_PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/home$"))
 
 
 def _reporting_batch(live_server) -> tuple[int, list[str]]:
@@ -57,7 +45,7 @@ def test_starting_bidding_opens_a_dialog_naming_the_unreported(new_page, live_se
     batch_id, unreported = _reporting_batch(live_server)
     t = live_server.translate
     page = new_page()
-    _log_in(page, "admin")
+    log_in(page, "admin")
     page.goto(f"/procurement/batches/{batch_id}")
     dialog = page.locator("dialog.confirm-dialog")
     expect(dialog.first).to_be_hidden()
@@ -87,7 +75,7 @@ def test_starting_bidding_opens_a_dialog_naming_the_unreported(new_page, live_se
 def test_without_javascript_the_form_opens_in_place_with_a_check_box(new_page, live_server):
     batch_id, _ = _reporting_batch(live_server)
     page = new_page(java_script_enabled=False)
-    _log_in(page, "admin")
+    log_in(page, "admin")
     page.goto(f"/procurement/batches/{batch_id}")
     summary = page.locator("#lifecycle summary[data-action=open_bidding]")
     expect(summary).to_be_visible()

@@ -12,29 +12,18 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON
+from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON, log_in
 
 if not HAVE_CHROMIUM:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from playwright.sync_api import Page, expect  # noqa: E402
-
-from core.demo import DEMO_PASSWORD  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
 CODE = "XC10AXF123A001010199999"  # a drug code no demo product uses
 GENERIC = "非布司他"
-
-
-def _log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    form = page.locator("form.login-card")
-    form.locator("input[name=username]").fill(username)
-    form.locator("input[name=password]").fill(DEMO_PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/home$"))
 
 
 def _application(live_server):
@@ -51,7 +40,7 @@ def _application(live_server):
 def test_company_applies_reviewer_approves_public_finds_it(new_page, live_server, artifacts):
     # 1. The company proposes a product inside a new-listing application.
     page = new_page()
-    _log_in(page, "pharma")
+    log_in(page, "pharma")
     page.goto("/listing/applications/new?kind=new_listing")
     page.locator("input[name=propose]").check()
     for name, value in {"code": CODE, "generic_name": GENERIC, "spec": "40mg×14片",
@@ -80,7 +69,7 @@ def test_company_applies_reviewer_approves_public_finds_it(new_page, live_server
 
     # 2. A bureau reviewer finds it in the queue, starts the review and reads the rule panel.
     reviewer = new_page()
-    _log_in(reviewer, "reviewer")
+    log_in(reviewer, "reviewer")
     reviewer.goto("/listing/review")
     reviewer.locator(f"a:has-text('{app.number}')").click()
     reviewer.locator("button[data-action=start_review]").click()

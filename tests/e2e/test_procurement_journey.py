@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON, confirm_action
+from tests.e2e.conftest import HAVE_CHROMIUM, SKIP_REASON, confirm_action, log_in
 
 if not HAVE_CHROMIUM:
     pytest.skip(SKIP_REASON, allow_module_level=True)
@@ -25,21 +25,11 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from core.demo import DEMO_PASSWORD  # noqa: E402
 from core.types import LOCAL_TZ, local_today, utcnow  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
 CODE = "ZJ-E2E-2026-09"
-
-
-def _log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    form = page.locator("form.login-card")
-    form.locator("input[name=username]").fill(username)
-    form.locator("input[name=password]").fill(DEMO_PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/home$"))
 
 
 def _local(dt) -> str:
@@ -99,7 +89,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
 
     # 1. The bureau creates the batch and its product, then opens reporting.
     bureau = new_page()
-    _log_in(bureau, "admin")
+    log_in(bureau, "admin")
     bureau.goto("/procurement/batches/new")
     bureau.locator("input[name=code]").fill(CODE)
     bureau.locator("input[name=name]").fill("浙江省端到端测试批次")
@@ -127,7 +117,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
 
     # 2. The hospital reports its volume on the page.
     hospital = new_page()
-    _log_in(hospital, "hospital")
+    log_in(hospital, "hospital")
     hospital.goto(f"/procurement/batches/{batch.id}/report")
     (bp_id,) = re.findall(r'name="demand-(\d+)"', hospital.content())
     for field, value in (("usage_last_year", "120000"), ("usage_year_before", "110000"),
@@ -143,7 +133,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
     # 差比价 pack factor, is above ¥0.70: pharma wins alone (two bidders: cap of 1).
     for username, price in (("pharma", "0.50"), (rival, "60.00")):
         company = new_page()
-        _log_in(company, username)
+        log_in(company, username)
         company.goto(f"/procurement/batches/{batch.id}/bids")
         row = company.locator(f"#p{bp_id}")
         row.locator("input[name=package_price]").fill(price)
@@ -191,7 +181,7 @@ def test_batch_to_signed_agreements(new_page, live_server, artifacts):
 
     # 5. The winner picks its supply region (the hospital's city); the bureau closes picking.
     winner = new_page()
-    _log_in(winner, "pharma")
+    log_in(winner, "pharma")
     winner.goto(f"/procurement/batches/{batch.id}/regions")
     board = winner.locator(f"#p{bp_id}")
     board.locator("select[name=region_code]").select_option("330100")

@@ -15,11 +15,10 @@ from sqlmodel import select
 
 from core.errors import Invalid
 from core.models import AuditLog, User
-from core.types import utcnow
 from procurement import services
 from procurement.models import Batch, BatchStatus
 from tests.procurement.factories import T0, batch_in_bidding, cast, report
-from tests.procurement.test_api import API, bureau_token, problem
+from tests.procurement.test_api import API, bureau_token, problem, reporting_now
 from tests.support import csrf_token, login
 
 REASON = "国家组织集采时间表要求提前开标"
@@ -82,15 +81,11 @@ def test_bidding_after_the_deadline_with_every_report_needs_no_reason(session):
 
 def test_the_api_applies_the_same_rule(client, session):
     c = cast(session)
-    batch, _ = batch_in_bidding(session, c)
-    batch.report_deadline = utcnow() + timedelta(days=5)
-    session.add(batch)
-    session.flush()
+    batch, _ = reporting_now(session, c)
     headers = {**bureau_token(session, c), "If-Match": f'"{batch.version}"'}
     url = f"{API}/batches/{batch.id}/actions/open_bidding"
-    body = problem(client.post(url, headers=headers), 422)
-    assert "reason" in str(body)
-    body = problem(client.post(url, headers=headers, json={"reason": ""}), 422)
+    assert "reason" in str(problem(client.post(url, headers=headers), 422))
+    assert "reason" in str(problem(client.post(url, headers=headers, json={"reason": ""}), 422))
     moved = client.post(url, headers=headers, json={"reason": REASON})
     assert moved.status_code == 200, moved.get_data(as_text=True)
     assert moved.get_json()["status"] == "bidding"
@@ -103,10 +98,7 @@ def _post(client, path: str, data: dict):
 
 def test_the_page_shows_the_unreported_and_refuses_an_unconfirmed_move(client, session):
     c = cast(session)
-    batch, _ = batch_in_bidding(session, c)
-    batch.report_deadline = utcnow() + timedelta(days=5)
-    session.add(batch)
-    session.flush()
+    batch, _ = reporting_now(session, c)
     login(client, session.get(User, c.manager.user_id).username)
     page = client.get(f"/procurement/batches/{batch.id}").get_data(as_text=True)
     assert 'data-confirm' in page and 'data-action="open_bidding"' in page

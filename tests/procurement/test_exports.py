@@ -95,3 +95,24 @@ def test_results_agreements_and_allocation(app, client, session, world):
     seen = {r[3] for r in sheet(client.get(f"{b}/results/export.xlsx"))[1:]}
     assert seen == {world.w1.org.name, world.w2.org.name, world.loser.org.name}
     assert not sheet(client.get(f"{b}/agreements/export.xlsx"))[1:]
+
+
+def test_sealed_bids_download_without_price_or_capacity(client, session):
+    from procurement import services
+    from tests.listing.factories import product
+    from tests.procurement.factories import cast
+    from tests.procurement.test_api import bidding_now
+
+    c = cast(session)
+    batch, (bp,) = bidding_now(session, c)
+    bidder = c.companies[0]
+    services.submit_bid(session, bidder.op, bp.id, services.BidIn(
+        product_id=product(session, bidder.org, content="10", units=1).id,
+        package_price=Decimal("0.5000"), capacity=300))
+    path = f"/procurement/batches/{batch.id}/bids/export.xlsx"
+    as_(client, session, c.manager)
+    (header, row) = sheet(client.get(path))
+    assert row[2] == bidder.org.name and row[5:8] == (None, None, None)  # sealed
+    as_(client, session, bidder)
+    (header, row) = sheet(client.get(path))
+    assert row[5] == 0.5 and row[7] == 300  # its own offer
