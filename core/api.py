@@ -5,17 +5,22 @@ Authenticate with ``Authorization: Bearer <token>`` (or the browser session plus
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, redirect, url_for
+from flask import Flask, Response, jsonify, redirect, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from core import services
 from core.db import get_session
+from core.errors import Invalid, PreconditionRequired
 from core.models import Job, OrgKind, OrgStatus
+from core.money import PRICE_PLACES
 from core.permissions import AUTHENTICATED, JOB_READ, ORG_READ, PUBLIC, USER_READ
 from core.scoping import get_readable
 from core.web import current_actor, requires
@@ -119,6 +124,133 @@ class JobPath(BaseModel):
 
 
 ERRORS = {401: Problem, 403: Problem, 404: Problem}
+
+
+# --- prices in and out ------------------------------------------------------------------------
+
+def _four_places(value: Decimal) -> str:
+    return format(value.quantize(PRICE_PLACES, rounding=ROUND_HALF_UP), "f")
+
+
+def _decimal_string(description: str) -> Any:
+    return Annotated[Decimal, PlainSerializer(_four_places, return_type=str),
+                     WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{4}$",
+                                     "examples": ["0.5000"], "description": description})]
+
+
+#: A unit price in a response: yuan as a string with exactly 4 decimal places.
+PriceOut = _decimal_string("unit price in yuan, exactly 4 decimal places")
+#: A non-money decimal in a response (contents, ratios), also 4 places.
+DecimalOut = _decimal_string("decimal number, 4 decimal places")
+#: A unit price in a request: a decimal string, never a JSON number.
+PriceIn = Annotated[str, Field(max_length=24, examples=["0.5000"],
+                               description="unit price in yuan as a decimal string with at "
+                                           "most 4 decimal places (never a JSON number)")]
+#: A non-money decimal in a request, as a string.
+DecimalIn = Annotated[str, Field(max_length=24, examples=["10"],
+                                 description="a decimal number as a string")]
+
+
+# --- conditional writes: If-Match and ETag (RFC 9110 §8.8.3, §13.1.1) -------------------------
+
+#: What the API documentation says about ``If-Match``; the tags' descriptions include it.
+VERSIONS_DOC = (
+    "* **Versions (`If-Match`, `ETag`).** A versioned row's GET returns its version as "
+    "`version` and as the `ETag` header (`\"3\"`). A write to it takes the version the caller "
+    "last read in `If-Match`: `\"3\"`, a weak `W/\"3\"` (proxies that compress weaken tags; "
+    "a version names the whole row, so weak and strong mean the same here), a bare `3`, a list "
+    "(`\"3\", \"4\"`: any of them) or `*` (whatever the row is now). A stale version answers "
+    "**409** `/problems/stale-version` with `current_version` — 409 rather than 412 because "
+    "the same refusal comes from the pages and from a concurrent writer that committed first, "
+    "and one problem has one status. A PUT that overwrites an existing row's fields (a volume "
+    "report, a renewal's volume, an application) *requires* `If-Match`: without it the answer "
+    "is **428** `/problems/precondition-required`, since a lost update would discard someone's "
+    "numbers unseen. State moves (POST …/actions, publish, sign) take it optionally: without "
+    "it the move applies to the row as it is now, and the state machine still refuses a move "
+    "from a status that does not allow it. An `If-Match` that is not an entity-tag list "
+    "answers 422 naming the `If-Match` header. The check and the write are one atomic step: "
+    "of several writers holding the same version exactly one succeeds.")
+
+IF_MATCH_DOC = ("`If-Match` (optional): the version the caller last read; a stale one answers "
+                "409 (see the tag description).")
+IF_MATCH_REQUIRED_DOC = ("`If-Match` (required when the row exists): the version the caller "
+                         "last read; missing 428, stale 409 (see the tag description).")
+
+
+class IfMatch(BaseModel):
+    """The ``If-Match`` request header, declared for the OpenAPI document."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    if_match: str | None = Field(None, alias="If-Match", max_length=200,
+                                 description="the row's version (ETag) as last read, e.g. \"3\"")
+
+
+# One element of an If-Match list: an entity-tag (RFC 9110 §8.8.3, optionally weak), or a bare
+# number (what hand-written clients send; documented as accepted).
+_ETAG_ITEM = re.compile(r'\s*(?:(?:W/)?"([\x21\x23-\x7e\x80-\uffff]*)"|([0-9]+))\s*(?:,|$)')
+_MAX_VERSION = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """A parsed ``If-Match``: absent, ``*`` (any), or the versions it names (possibly none of
+    ours, e.g. ``"abc"``: such a tag can never match)."""
+
+    sent: bool
+    any: bool = False
+    versions: frozenset[int] = frozenset()
+
+    @property
+    def expected_version(self) -> int | frozenset[int] | None:
+        """What a service compares with the row's version: None when there is nothing to
+        compare (absent or ``*``), one version, or several (any matches)."""
+        if not self.sent or self.any:
+            return None
+        if len(self.versions) == 1:
+            return next(iter(self.versions))
+        return self.versions
+
+
+def parse_if_match(raw: str | None) -> Precondition:
+    """Parse an ``If-Match`` value; anything that is not ``*`` or a list of entity-tags is a 422
+    naming the header."""
+    text = (raw or "").strip()
+    if not text:
+        return Precondition(sent=False)
+    if text == "*":
+        return Precondition(sent=True, any=True)
+    versions: set[int] = set()
+    pos = 0
+    while pos < len(text):
+        match = _ETAG_ITEM.match(text, pos)
+        if match is None or match.end() == pos:
+            raise Invalid.one("If-Match", "Send the version you last read as an entity-tag, "
+                                          "such as If-Match: \"3\".")
+        opaque = match.group(1) if match.group(1) is not None else match.group(2)
+        if opaque.isascii() and opaque.isdigit() and int(opaque) <= _MAX_VERSION:
+            versions.add(int(opaque))
+        pos = match.end()
+    return Precondition(sent=True, versions=frozenset(versions))
+
+
+def if_match(header: IfMatch | None = None, *, required: bool = False) -> Precondition:
+    """The request's ``If-Match`` (from the parsed header model, else the raw header); with
+    ``required`` a missing one is 428."""
+    raw = header.if_match if header is not None else request.headers.get("If-Match")
+    pre = parse_if_match(raw)
+    if required and not pre.sent:
+        raise PreconditionRequired("This write changes only with the version it was read at: "
+                                   "send If-Match.")
+    return pre
+
+
+def with_etag(body: dict, version: int, status: int = 200) -> Response:
+    """A JSON response carrying the row's version as its strong ``ETag``."""
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.set_etag(str(version))
+    return resp
 
 
 def _org(o: Any) -> dict:

@@ -90,6 +90,15 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PreconditionRequired(DomainError):
+    """A write that would overwrite a row was sent without the version it was based on
+    (``If-Match``, RFC 6585 §3): refused so that nobody's change is lost unseen."""
+
+    status = 428
+    type_slug = "precondition-required"
+    title = "Precondition required"
+
+
 class TooManyRequests(DomainError):
     status = 429
     type_slug = "too-many-requests"

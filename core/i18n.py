@@ -124,6 +124,7 @@ TERMS: tuple[str, ...] = (
     N_("Forbidden"),
     N_("Conflict"),
     N_("Too many requests"),
+    N_("Precondition required"),
     N_("Invalid input"),
     N_("Too many failed logins"),
     N_("Wrong username or password"),

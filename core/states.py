@@ -9,7 +9,7 @@ current status in the body — never a silent no-op.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core import audit
-from core.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden, PreconditionRequired
 from core.events import status_changed
 from core.i18n import Term
 from core.labels import action_term, kind_term, status_term
@@ -35,17 +35,28 @@ class StaleVersion(Conflict):
     title = "The record was changed by someone else"
 
 
-def check_version(name: str, obj: Any, expected_version: int | None, *,
-                  current_status: str | None = None) -> None:
+def check_version(name: str, obj: Any, expected_version: int | Collection[int] | None, *,
+                  current_status: str | None = None, required: bool = False) -> None:
     """Refuse (409) a write made from a page or request that saw another version of ``obj``,
-    so that no newer change is overwritten. Nothing to check without an expected version."""
+    so that no newer change is overwritten. ``expected_version`` may be several versions (an
+    ``If-Match`` list): any of them matches. Without an expected version there is nothing to
+    check, unless ``required``: then the write is refused with 428."""
     version = getattr(obj, "version", None)
-    if expected_version is None or version is None or expected_version == version:
+    if expected_version is None:
+        if required and version is not None:
+            raise PreconditionRequired(
+                "%(name)s %(id)s changes only with the version it was read at (If-Match)",
+                params={"name": kind_term(name), "id": obj.id}, current_version=version)
+        return
+    expected = ({expected_version} if isinstance(expected_version, int)
+                else set(expected_version))
+    if version is None or version in expected:
         return
     status = getattr(obj, "status", None)
+    shown = ", ".join(str(v) for v in sorted(expected)) or "another entity tag"
     raise StaleVersion("%(name)s %(id)s is at version %(version)s, not %(expected)s",
                        params={"name": kind_term(name), "id": obj.id, "version": version,
-                               "expected": expected_version},
+                               "expected": shown},
                        current_status=current_status or getattr(status, "value", status),
                        current_version=version)
 

@@ -12,7 +12,18 @@ from flask import Flask, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from core.api import ERRORS, SECURITY, PageQuery
+from core.api import (
+    ERRORS,
+    IF_MATCH_DOC,
+    IF_MATCH_REQUIRED_DOC,
+    SECURITY,
+    VERSIONS_DOC,
+    IfMatch,
+    PageQuery,
+    Problem,
+    if_match,
+    with_etag,
+)
 from core.db import get_session
 from core.errors import Invalid
 from core.i18n import render
@@ -39,7 +50,9 @@ from listing.permissions import (
 )
 
 api = APIBlueprint("listing_api", __name__, url_prefix="/api/v1/listing",
-                   abp_tags=[Tag(name="listing", description="挂网: listings, applications")],
+                   abp_tags=[Tag(name="listing",
+                                 description="挂网: listings, applications, objections.\n\n"
+                                             + VERSIONS_DOC)],
                    abp_security=SECURITY)
 
 
@@ -173,6 +186,16 @@ class ProductQuery(PageQuery):
     kind: ProductKind | None = None
 
 
+PROBLEMS = {**ERRORS, 409: Problem, 422: Problem}
+
+
+def _expected(header: IfMatch, body_version: int | None) -> Any:
+    """The version a move is based on: the ``If-Match`` header, else the body's
+    ``expected_version`` (kept for clients written before the header was honoured)."""
+    pre = if_match(header)
+    return pre.expected_version if pre.sent else body_version
+
+
 def _dump(model: type[BaseModel], obj: Any, **extra: Any) -> dict:
     data = model.model_validate(obj, from_attributes=True).model_dump(mode="json")
     data.update(extra)
@@ -229,22 +252,23 @@ def create_application(body: services.ApplicationIn):
     return jsonify(_application(app)), 201
 
 
-@api.get("/applications/<int:app_id>", summary="One application",
+@api.get("/applications/<int:app_id>", summary="One application (ETag: its version)",
          responses={200: ApplicationOut, **ERRORS})
 @requires(APP_READ)
 def get_application(path: AppPath):
-    return jsonify(_application(services.get_application(get_session(), current_actor(),
-                                                         path.app_id)))
+    app = services.get_application(get_session(), current_actor(), path.app_id)
+    return with_etag(_application(app), app.version)
 
 
 @api.put("/applications/<int:app_id>", summary="Change a draft or returned application",
-         responses={200: ApplicationOut, **ERRORS})
+         description=IF_MATCH_REQUIRED_DOC,
+         responses={200: ApplicationOut, **PROBLEMS, 428: Problem})
 @requires(APP_EDIT)
-def update_application(path: AppPath, body: services.ApplicationIn):
-    version = request.headers.get("If-Match")
+def update_application(path: AppPath, body: services.ApplicationIn, header: IfMatch):
     app = services.update_application(get_session(), current_actor(), path.app_id, body,
-                                      expected_version=int(version) if version else None)
-    return jsonify(_application(app))
+                                      expected_version=if_match(header,
+                                                                required=True).expected_version)
+    return with_etag(_application(app), app.version)
 
 
 @api.put("/applications/<int:app_id>/evidence",
@@ -273,29 +297,27 @@ def price_check(path: AppPath):
 
 
 _ACTIONS = {
-    "submit": lambda s, a, i, b: services.submit(s, a, i, expected_version=b.expected_version),
-    "withdraw": lambda s, a, i, b: services.withdraw(s, a, i, reason=b.reason,
-                                                     expected_version=b.expected_version),
-    "start_review": lambda s, a, i, b: services.start_review(
-        s, a, i, expected_version=b.expected_version),
-    "return": lambda s, a, i, b: services.return_for_amendment(
-        s, a, i, b.reason, expected_version=b.expected_version),
-    "approve": lambda s, a, i, b: services.approve(s, a, i, b.reason,
-                                                   expected_version=b.expected_version),
-    "reject": lambda s, a, i, b: services.reject(s, a, i, b.reason,
-                                                 expected_version=b.expected_version),
+    "submit": lambda s, a, i, b, v: services.submit(s, a, i, expected_version=v),
+    "withdraw": lambda s, a, i, b, v: services.withdraw(s, a, i, reason=b.reason,
+                                                        expected_version=v),
+    "start_review": lambda s, a, i, b, v: services.start_review(s, a, i, expected_version=v),
+    "return": lambda s, a, i, b, v: services.return_for_amendment(s, a, i, b.reason,
+                                                                  expected_version=v),
+    "approve": lambda s, a, i, b, v: services.approve(s, a, i, b.reason, expected_version=v),
+    "reject": lambda s, a, i, b, v: services.reject(s, a, i, b.reason, expected_version=v),
 }
 
 
 @api.post("/applications/<int:app_id>/actions/<action>",
           summary="Move an application: submit, withdraw, start_review, return, approve, reject",
-          responses={200: ApplicationOut, **ERRORS})
+          description=IF_MATCH_DOC, responses={200: ApplicationOut, **PROBLEMS})
 @requires(APP_READ)
-def act(path: ActionPath, body: ActionBody):
+def act(path: ActionPath, body: ActionBody, header: IfMatch):
     if path.action not in _ACTIONS:
         raise Invalid.one("action", "Unknown action.")
-    app = _ACTIONS[path.action](get_session(), current_actor(), path.app_id, body)
-    return jsonify(_application(app))
+    app = _ACTIONS[path.action](get_session(), current_actor(), path.app_id, body,
+                                _expected(header, body.expected_version))
+    return with_etag(_application(app), app.version)
 
 
 @api.get("/objections", summary="Objections the caller raised (bureau: all)",
@@ -320,23 +342,24 @@ def raise_objection(path: AppPath):
 
 
 @api.post("/objections/<int:objection_id>/resolve", summary="Uphold or dismiss an objection",
-          responses={200: ObjectionOut, **ERRORS})
+          description=IF_MATCH_DOC, responses={200: ObjectionOut, **PROBLEMS})
 @requires(OBJECTION_RESOLVE)
-def resolve_objection(path: ObjectionPath, body: ResolveBody):
+def resolve_objection(path: ObjectionPath, body: ResolveBody, header: IfMatch):
     objection = services.resolve_objection(get_session(), current_actor(), path.objection_id,
                                            body.upheld, body.resolution,
-                                           expected_version=body.expected_version)
-    return jsonify(_dump(ObjectionOut, objection))
+                                           expected_version=_expected(header,
+                                                                      body.expected_version))
+    return with_etag(_dump(ObjectionOut, objection), objection.version)
 
 
 @api.post("/listings/<int:listing_id>/actions", summary="Suspend, resume or delist a listing",
-          responses={200: ListingOut, **ERRORS})
+          description=IF_MATCH_DOC, responses={200: ListingOut, **PROBLEMS})
 @requires(LISTING_MANAGE)
-def listing_action(path: ListingPath, body: ListingActionBody):
+def listing_action(path: ListingPath, body: ListingActionBody, header: IfMatch):
     listing = services.change_listing(get_session(), current_actor(), None, path.listing_id,
                                       body.action, body.reason_code, body.reason,
-                                      expected_version=body.expected_version)
-    return jsonify(_dump(ListingOut, listing))
+                                      expected_version=_expected(header, body.expected_version))
+    return with_etag(_dump(ListingOut, listing), listing.version)
 
 
 @api.get("/products", summary="The product catalogue", responses={**ERRORS})

@@ -6,6 +6,7 @@ request, job or command that called it owns the transaction.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -513,13 +514,10 @@ def _check_editable(app: Application, expected_version: int | None = None) -> No
         raise Conflict("listing_application %(id)s cannot be changed when %(status)s",
                        params={"id": app.id, "status": status_term("listing_application", app.status)},
                        current_status=app.status.value)
-    if expected_version is not None and expected_version != app.version:
-        raise Conflict("listing_application %(id)s is at version %(version)s, not %(expected)s",
-                       params={"id": app.id, "version": app.version,
-                               "expected": expected_version})
+    _check_version(app, expected_version)
 
 
-def _check_version(app: Application, expected_version: int | None) -> None:
+def _check_version(app: Application, expected_version: int | Collection[int] | None) -> None:
     check_version(APPLICATION_FLOW.name, app, expected_version)
 
 
@@ -991,10 +989,7 @@ def change_listing(session: Session, actor: Actor, store: AttachmentStore | None
         raise Invalid.one("action", "Unknown action.")
     reason = _required_reason(reason)
     listing = get_listing(session, actor, listing_id)
-    if expected_version is not None and expected_version != listing.version:
-        raise Conflict("listing %(id)s is at version %(version)s, not %(expected)s",
-                       params={"id": listing.id, "version": listing.version,
-                               "expected": expected_version})
+    check_version("listing", listing, expected_version)
     checked = [(name, data, *sniff(data, field="files")) for name, data in files]
     _listing_move(session, actor, listing, action, reason_code, reason)
     for name, data, content_type, ext in checked:

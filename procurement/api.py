@@ -7,17 +7,30 @@ the whole API are in ``API_DOC`` below, which is also the OpenAPI description of
 """
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any
+from typing import Any
 
 from flask import Flask, Response, jsonify
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import BaseModel, Field, model_validator
 from werkzeug.datastructures import FileStorage as WerkzeugFile
 
-from core.api import ERRORS, SECURITY, PageQuery, Problem
+from core.api import (
+    ERRORS,
+    IF_MATCH_DOC,
+    IF_MATCH_REQUIRED_DOC,
+    SECURITY,
+    VERSIONS_DOC,
+    DecimalIn,
+    DecimalOut,
+    IfMatch,
+    PageQuery,
+    PriceIn,
+    PriceOut,
+    Problem,
+    if_match,
+    with_etag,
+)
 from core.db import get_session
 from core.errors import Invalid
 from core.forms import parse
@@ -56,13 +69,7 @@ API_DOC = (
     "* **Money.** Amounts are integers of fen (`*_fen`). Unit prices are strings of yuan with "
     "exactly four decimal places (`\"0.5000\"`), in responses and in requests alike: a price "
     "sent as a JSON number is refused with 422, because it is a binary float once parsed.\n"
-    "* **Versions (`If-Match`).** A write to a versioned row — a batch move, publishing a run, "
-    "signing an agreement, a renewal's volume — takes the version the caller last read in the "
-    "`If-Match` request header (`If-Match: 3`, `If-Match: \"3\"` or a weak `W/\"3\"`). The "
-    "row's GET returns that version as `version` and as the `ETag` header. A stale version "
-    "answers 409 with `current_status` (batch moves and signing: `/problems/stale-version` "
-    "with `current_version` too); without `If-Match` the write applies to the row as it is "
-    "now.\n"
+    + VERSIONS_DOC + "\n"
     "* **Errors** are `application/problem+json` (RFC 9457). An illegal state move is 409 "
     "with `current_status`; bad input is 422 with `errors`, each naming its `field` (and the "
     "`row`, 1 = the header, of an uploaded file). Rows outside the caller's organisation "
@@ -72,39 +79,11 @@ API_DOC = (
     "included."
 )
 
-IF_MATCH_DOC = ("Optional `If-Match` header: the version the caller last read (see the tag "
-                "description); a stale one answers 409.")
-
 api = APIBlueprint("procurement_api", __name__, url_prefix="/api/v1/procurement",
                    abp_tags=[Tag(name="procurement", description=API_DOC)],
                    abp_security=SECURITY)
 
 PROBLEMS = {**ERRORS, 409: Problem, 422: Problem}
-
-_Q4 = Decimal("0.0001")
-
-
-def _four_places(value: Decimal) -> str:
-    return format(value.quantize(_Q4, rounding=ROUND_HALF_UP), "f")
-
-
-def _decimal_string(description: str) -> Any:
-    return Annotated[Decimal, PlainSerializer(_four_places, return_type=str),
-                     WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{4}$",
-                                     "examples": ["0.5000"], "description": description})]
-
-
-#: A unit price in a response: yuan as a string with exactly 4 decimal places.
-PriceOut = _decimal_string("unit price in yuan, exactly 4 decimal places")
-#: A non-money decimal in a response (contents, ratios), also 4 places.
-DecimalOut = _decimal_string("decimal number, 4 decimal places")
-#: A unit price in a request: a decimal string, never a JSON number.
-PriceIn = Annotated[str, Field(max_length=24, examples=["0.5000"],
-                               description="unit price in yuan as a decimal string with at "
-                                           "most 4 decimal places (never a JSON number)")]
-DecimalIn = Annotated[str, Field(max_length=24, examples=["10"],
-                                 description="a decimal number as a string")]
-
 
 # --- paths, queries, headers -----------------------------------------------------------------
 
@@ -168,32 +147,6 @@ class AgreementQuery(PageQuery):
     year: int | None = Field(None, ge=1)
     status: AgreementStatus | None = None
     per_page: int = Field(100, ge=1, le=200)
-
-
-class IfMatch(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    if_match: str | None = Field(None, alias="If-Match", max_length=40,
-                                 description="the row's version as last read, e.g. 3")
-
-
-_VERSION = re.compile(r'(?:W/)?"?([0-9]{1,18})"?')
-
-
-def _expected_version(header: IfMatch) -> int | None:
-    raw = (header.if_match or "").strip()
-    if not raw or raw == "*":
-        return None
-    match = _VERSION.fullmatch(raw)
-    if match is None:
-        raise Invalid.one("If-Match", "Send the version you last read, such as If-Match: 3.")
-    return int(match.group(1))
-
-
-def _with_etag(body: dict, version: int) -> Response:
-    resp = jsonify(body)
-    resp.set_etag(str(version))
-    return resp
 
 
 # --- response models -------------------------------------------------------------------------
@@ -595,7 +548,7 @@ def get_batch(path: BatchPath):
     session, actor = get_session(), acting()
     batch = services.get_batch(session, actor, path.batch_id)
     products = services.batch_products(session, actor, batch.id)
-    return _with_etag(_batch(batch, products=[_dump(BatchProductOut, p) for p in products]),
+    return with_etag(_batch(batch, products=[_dump(BatchProductOut, p) for p in products]),
                       batch.version)
 
 
@@ -627,7 +580,7 @@ _AWARD_ACTIONS = ("close_regions",)
 @requires(BATCH_MANAGE)
 def batch_action(path: ActionPath, header: IfMatch, body: ActionBody):
     session, actor = get_session(), acting()
-    version = _expected_version(header)
+    version = if_match(header).expected_version
     if path.action in _AWARD_ACTIONS:
         batch = award.close_regions(session, actor, path.batch_id, expected_version=version)
     elif path.action in services.BATCH_FLOW.actions:
@@ -658,19 +611,23 @@ def get_report(path: ReportPath):
     session, actor = get_session(), acting()
     report = get_readable(session, VolumeReport, path.report_id, actor)
     services.get_batch(session, actor, report.batch_id)
-    return _with_etag(_dump(ReportOut, report), report.version)
+    return with_etag(_dump(ReportOut, report), report.version)
 
 
 @api.put("/batch-products/<int:bp_id>/report",
          summary="Report (or correct) the hospital's volume of one batch product, in smallest "
                  "units, before the reporting deadline",
          description="A demand below 80% of the average usage of the last two years needs an "
-                     "`explanation` (422 naming it otherwise).",
-         responses={200: ReportOut, **PROBLEMS})
+                     "`explanation` (422 naming it otherwise). The first report needs no "
+                     "`If-Match`; a correction does. " + IF_MATCH_REQUIRED_DOC,
+         responses={200: ReportOut, **PROBLEMS, 428: Problem})
 @requires(REPORT_EDIT)
-def put_report(path: BatchProductPath, body: services.ReportIn):
-    report = services.submit_report(get_session(), acting(), path.bp_id, body)
-    return jsonify(_dump(ReportOut, report))
+def put_report(path: BatchProductPath, body: services.ReportIn, header: IfMatch):
+    pre = if_match(header)
+    report = services.submit_report(get_session(), acting(), path.bp_id, body,
+                                    expected_version=pre.expected_version,
+                                    version_required=not pre.sent)
+    return with_etag(_dump(ReportOut, report), report.version)
 
 
 @api.post("/batches/<int:batch_id>/reports/import",
@@ -841,7 +798,7 @@ def start_run(path: BatchPath):
 @requires(BATCH_READ)
 def get_run(path: RunPath):
     run = alloc.get_run(get_session(), acting(), path.run_id)
-    return _with_etag(_run(run), run.version)
+    return with_etag(_run(run), run.version)
 
 
 @api.get("/runs/<int:run_id>/lines",
@@ -862,7 +819,7 @@ def run_lines(path: RunPath, query: LineQuery):
 def publish_run(path: RunPath, header: IfMatch):
     session, actor = get_session(), acting()
     agreements = alloc.publish_run(session, actor, path.run_id,
-                                   expected_version=_expected_version(header))
+                                   expected_version=if_match(header).expected_version)
     return jsonify(_run(alloc.get_run(session, actor, path.run_id),
                         agreements=len(agreements)))
 
@@ -896,7 +853,7 @@ def agreement_summary(path: BatchPath):
 @requires(AGREEMENT_READ)
 def get_agreement(path: AgreementPath):
     agreement = alloc.get_agreement(get_session(), acting(), path.agreement_id)
-    return _with_etag(_dump(AgreementOut, agreement), agreement.version)
+    return with_etag(_dump(AgreementOut, agreement), agreement.version)
 
 
 @api.post("/agreements/<int:agreement_id>/sign",
@@ -907,8 +864,8 @@ def get_agreement(path: AgreementPath):
 @requires(AGREEMENT_SIGN)
 def sign_agreement(path: AgreementPath, header: IfMatch):
     agreement = alloc.sign(get_session(), acting(), path.agreement_id,
-                           expected_version=_expected_version(header))
-    return _with_etag(_dump(AgreementOut, agreement), agreement.version)
+                           expected_version=if_match(header).expected_version)
+    return with_etag(_dump(AgreementOut, agreement), agreement.version)
 
 
 @api.post("/batches/<int:batch_id>/agreements/sign-all",
@@ -922,12 +879,14 @@ def sign_all(path: BatchPath, body: YearBody):
 
 @api.put("/agreements/<int:agreement_id>/volume",
          summary="The hospital raises an unsigned renewal's volume (never below last year's)",
-         description=IF_MATCH_DOC, responses={200: AgreementOut, **PROBLEMS})
+         description=IF_MATCH_REQUIRED_DOC,
+         responses={200: AgreementOut, **PROBLEMS, 428: Problem})
 @requires(AGREEMENT_SIGN)
 def set_volume(path: AgreementPath, body: VolumeBody, header: IfMatch):
     agreement = alloc.set_volume(get_session(), acting(), path.agreement_id, body.volume,
-                                 expected_version=_expected_version(header))
-    return _with_etag(_dump(AgreementOut, agreement), agreement.version)
+                                 expected_version=if_match(header,
+                                                           required=True).expected_version)
+    return with_etag(_dump(AgreementOut, agreement), agreement.version)
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,7 @@ Every function takes a ``Session`` and the acting ``Actor``, flushes and never c
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -386,9 +387,16 @@ def check_reporting(batch: Batch, now: datetime) -> None:
 
 
 def _upsert_report(session: Session, actor: Actor, batch: Batch, bp: BatchProduct,
-                   data: ReportIn, source: ReportSource, now: datetime) -> VolumeReport:
+                   data: ReportIn, source: ReportSource, now: datetime, *,
+                   expected_version: int | Collection[int] | None = None,
+                   version_required: bool = False) -> VolumeReport:
+    # The row lock makes "check the version, then write" one step: of concurrent writers
+    # holding the same version exactly one gets past check_version (SQLite: BEGIN IMMEDIATE).
     report = session.exec(select(VolumeReport).where(
-        VolumeReport.batch_product_id == bp.id, VolumeReport.org_id == actor.org_id)).first()
+        VolumeReport.batch_product_id == bp.id, VolumeReport.org_id == actor.org_id)
+        .with_for_update()).first()
+    if report is not None:
+        check_version("vbp_volume_report", report, expected_version, required=version_required)
     before = None
     if report is None:
         report = VolumeReport(batch_id=batch.id, batch_product_id=bp.id, org_id=actor.org_id,
@@ -408,8 +416,12 @@ def _upsert_report(session: Session, actor: Actor, batch: Batch, bp: BatchProduc
 
 
 def submit_report(session: Session, actor: Actor, batch_product_id: int, data: ReportIn, *,
-                  now: datetime | None = None) -> VolumeReport:
-    """Report (or correct) the hospital's volume for one batch product before the deadline."""
+                  now: datetime | None = None,
+                  expected_version: int | Collection[int] | None = None,
+                  version_required: bool = False) -> VolumeReport:
+    """Report (or correct) the hospital's volume for one batch product before the deadline.
+    A correction made from a stale version is refused (409); with ``version_required`` a
+    correction without one is too (428)."""
     require(actor, REPORT_EDIT)
     if actor.org_kind != OrgKind.hospital:
         raise Forbidden("only medical institutions report volumes")
@@ -419,7 +431,8 @@ def submit_report(session: Session, actor: Actor, batch_product_id: int, data: R
     problems = check_report(data, batch_rules(session, batch))
     if problems:
         raise Invalid([FieldError(f, m) for f, m in problems])
-    return _upsert_report(session, actor, batch, bp, data, ReportSource.entered, now)
+    return _upsert_report(session, actor, batch, bp, data, ReportSource.entered, now,
+                          expected_version=expected_version, version_required=version_required)
 
 
 REPORT_COLUMNS = (

@@ -106,3 +106,18 @@ def csrf_token(client, path: str = "/account") -> str:
     import re
     page = client.get(path)
     return re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+
+
+def api_token(session: Session, org: Organisation, *scopes: str) -> dict[str, str]:
+    """The Authorization header of a new API token of ``org`` with ``scopes`` (all its admin
+    may grant when none are named), made by an org admin as in the token tests."""
+    from core import services as core_services
+    from core.auth import actor_for_user
+    from core.permissions import grantable_scopes
+
+    admin = make_user(session, org, "org_admin")
+    actor = actor_for_user(session, admin)
+    wanted = list(scopes) or grantable_scopes(org.kind, actor.roles)
+    _, secret = core_services.create_token(session, actor,
+                                           core_services.TokenIn(name="HIS", scopes=wanted))
+    return {"Authorization": f"Bearer {secret}"}

@@ -3,6 +3,8 @@ logged-in session), the services underneath, problem+json errors."""
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -10,8 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlmodel import select
 
 from core import jobs, rules
-from core import services as core_services
-from core.auth import actor_for_user
+from core.migrate import upgrade
 from core.models import Organisation
 from core.types import utcnow
 from procurement import services
@@ -39,6 +40,7 @@ from procurement.permissions import (
     REPORT_READ,
 )
 from procurement.rules import ProcurementRuleParams
+from tests.conftest import make_test_app
 from tests.listing.factories import product
 from tests.procurement.factories import (
     batch_in_bidding,
@@ -48,7 +50,14 @@ from tests.procurement.factories import (
     to_allocating,
     to_evaluating,
 )
-from tests.support import csrf_token, login, make_user
+from tests.support import (
+    api_token,
+    csrf_token,
+    drop_scratch_database,
+    login,
+    make_user,
+    scratch_database,
+)
 
 API = "/api/v1/procurement"
 HOSPITAL = (BATCH_READ, REPORT_READ, REPORT_EDIT, CHOICE_EDIT, AGREEMENT_READ, AGREEMENT_SIGN)
@@ -68,11 +77,8 @@ def _no_leftover_messages(app):
 
 
 def token(session, org, *scopes: str) -> dict[str, str]:
-    """An API token of ``org`` with ``scopes``, made by an org admin as in the token tests."""
-    admin = make_user(session, org, "org_admin")
-    _, secret = core_services.create_token(session, actor_for_user(session, admin),
-                                           core_services.TokenIn(name="HIS", scopes=list(scopes)))
-    return {"Authorization": f"Bearer {secret}"}
+    """An API token of ``org`` with ``scopes``."""
+    return api_token(session, org, *scopes)
 
 
 def bureau_token(session, c, *scopes: str) -> dict[str, str]:
@@ -213,8 +219,10 @@ def test_hospital_token_reports_and_reads_only_its_own(client, session):
     mine = resp.json
     assert (mine["org_id"], mine["demand"], mine["source"]) == (c.hospitals[0].org.id, 900,
                                                                 "entered")
-    # A correction replaces the report (one per hospital and product).
-    again = client.put(f"{API}/batch-products/{bp.id}/report", headers=h1,
+    # A correction replaces the report (one per hospital and product), from the version read.
+    assert resp.headers["ETag"] == f'"{mine["version"]}"'
+    again = client.put(f"{API}/batch-products/{bp.id}/report",
+                       headers=h1 | {"If-Match": resp.headers["ETag"]},
                        json=REPORT | {"demand": 950})
     assert again.json["id"] == mine["id"] and again.json["demand"] == 950
     theirs = client.put(f"{API}/batch-products/{bp.id}/report", headers=h2,
@@ -231,6 +239,37 @@ def test_hospital_token_reports_and_reads_only_its_own(client, session):
     assert {r["id"] for r in everyone["items"]} == {mine["id"], theirs["id"]}
     assert client.get(f"{API}/batches/{batch.id}/missing-reporters",
                       headers=bureau).json == {"items": []}
+
+
+def test_a_report_correction_needs_the_version_it_was_read_at(client, session):
+    c = cast(session)
+    _, (bp,) = reporting_now(session, c)
+    h1 = token(session, c.hospitals[0].org, *HOSPITAL)
+    url = f"{API}/batch-products/{bp.id}/report"
+    first = client.put(url, headers=h1, json=REPORT)
+    assert first.status_code == 200, first.json
+    version = first.json["version"]
+    # Without If-Match a correction could overwrite a colleague's unseen: 428.
+    missing = problem(client.put(url, headers=h1, json=REPORT | {"demand": 901}), 428)
+    assert missing["type"] == "/problems/precondition-required"
+    # Stale (also as a weak tag or in a list of other versions): 409, nothing written.
+    for stale in (f'"{version + 1}"', f'W/"{version + 7}"', f'"{version + 1}", "x"', '"abc"'):
+        err = problem(client.put(url, headers=h1 | {"If-Match": stale},
+                                 json=REPORT | {"demand": 902}), 409)
+        assert err["type"] == "/problems/stale-version"
+        assert err["current_version"] == version
+    # Not an entity-tag at all: 422 naming the header, never a 500.
+    for garbage in ("abc", '"3', "W/3", '"1" "2"'):
+        err = problem(client.put(url, headers=h1 | {"If-Match": garbage},
+                                 json=REPORT | {"demand": 903}), 422)
+        assert [e["field"] for e in err["errors"]] == ["If-Match"]
+    assert client.get(f"{API}/reports/{first.json['id']}", headers=h1).json["demand"] == 900
+    # Every accepted spelling of the current version, and "*", write.
+    for spelling in (f'"{version}"', f'W/"{version + 1}"', f"{version + 2}",
+                     f'"99", "{version + 3}"', "*"):
+        ok = client.put(url, headers=h1 | {"If-Match": spelling}, json=REPORT | {"demand": 910})
+        assert ok.status_code == 200, (spelling, ok.json)
+    assert ok.json["version"] == version + 5 and ok.headers["ETag"] == f'"{version + 5}"'
 
 
 def test_report_input_errors_and_a_closed_batch(client, session):
@@ -587,12 +626,61 @@ def test_award_and_allocation_through_the_api(app, client, session, allocating):
     (renewal,) = client.get(f"{API}/batches/{batch.id}/agreements?year=2",
                             headers=th1).json["items"]
     assert (renewal["previous_id"], renewal["volume"]) == (a1["id"], 600)
-    low = problem(client.put(f"{API}/agreements/{renewal['id']}/volume", headers=th1,
+    seen = th1 | {"If-Match": f'"{renewal["version"]}"'}
+    problem(client.put(f"{API}/agreements/{renewal['id']}/volume", headers=th1,
+                       json={"volume": 700}), 428)  # a volume changes only from a version read
+    low = problem(client.put(f"{API}/agreements/{renewal['id']}/volume", headers=seen,
                              json={"volume": 500}), 422)
     assert [e["field"] for e in low["errors"]] == ["volume"]
-    problem(client.put(f"{API}/agreements/{renewal['id']}/volume", headers=tw1,
-                       json={"volume": 700}), 403)  # the company's side may not
+    problem(client.put(f"{API}/agreements/{renewal['id']}/volume", json={"volume": 700},
+                       headers=tw1 | {"If-Match": seen["If-Match"]}), 403)  # not the company
     raised = client.put(f"{API}/agreements/{renewal['id']}/volume", json={"volume": 700},
                         headers=th1 | {"If-Match": str(renewal["version"])})
     assert raised.status_code == 200, raised.json
     assert (raised.json["volume"], raised.json["amount_fen"]) == (700, 35000)
+
+
+# --- concurrent writers (committed data, real threads) ----------------------------------------
+
+@pytest.fixture(scope="module")
+def committed_app(tmp_path_factory):
+    """An app of its own on a scratch database: the writers below commit for real."""
+    url = scratch_database(str(tmp_path_factory.mktemp("concurrent")), "concurrent")
+    upgrade(url)
+    app = make_test_app(url, tmp_path_factory)
+    yield app
+    app.extensions["yaocai.db"].dispose()
+    drop_scratch_database(url)
+
+
+@pytest.mark.committed
+def test_of_four_concurrent_corrections_from_one_version_exactly_one_wins(committed_app):
+    database = committed_app.extensions["yaocai.db"]
+    with database.unit_of_work() as s:
+        c = cast(s)
+        _, (bp,) = reporting_now(s, c)
+        headers = token(s, c.hospitals[0].org, *HOSPITAL)
+        bp_id = bp.id
+    url = f"{API}/batch-products/{bp_id}/report"
+    first = committed_app.test_client().put(url, headers=headers, json=REPORT)
+    assert first.status_code == 200, first.json
+    etag = first.headers["ETag"]
+    start = threading.Barrier(4)
+
+    def correct(demand: int) -> tuple[int, dict]:
+        client = committed_app.test_client()
+        start.wait()
+        resp = client.put(url, headers=headers | {"If-Match": etag},
+                          json=REPORT | {"demand": demand})
+        return resp.status_code, resp.json
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(correct, (901, 902, 903, 904)))
+    statuses = sorted(status for status, _ in outcomes)
+    assert statuses == [200, 409, 409, 409], outcomes
+    (winner,) = [body for status, body in outcomes if status == 200]
+    assert all(body["type"] == "/problems/stale-version" for status, body in outcomes
+               if status == 409)
+    final = committed_app.test_client().get(f"{API}/reports/{first.json['id']}",
+                                            headers=headers).json
+    assert (final["demand"], final["version"]) == (winner["demand"], first.json["version"] + 1)
