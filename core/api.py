@@ -23,6 +23,7 @@ from core.models import Job, OrgKind, OrgStatus
 from core.money import PRICE_PLACES
 from core.permissions import AUTHENTICATED, JOB_READ, ORG_READ, PUBLIC, USER_READ
 from core.scoping import get_readable
+from core.types import DbId, PageNumber
 from core.web import current_actor, requires
 
 SECURITY = [{"bearer": []}]
@@ -61,7 +62,7 @@ class MeOut(BaseModel):
 
 
 class PageQuery(BaseModel):
-    page: int = Field(1, ge=1)
+    page: PageNumber = 1
     per_page: int = Field(50, ge=1, le=200)
 
 
@@ -79,7 +80,7 @@ class OrgPage(BaseModel):
 
 
 class OrgPath(BaseModel):
-    org_id: int
+    org_id: DbId
 
 
 class UserOut(BaseModel):
@@ -93,7 +94,7 @@ class UserOut(BaseModel):
 
 
 class UserQuery(PageQuery):
-    org_id: int | None = None
+    org_id: DbId | None = None
     q: str | None = Field(None, max_length=100)
 
 
@@ -105,7 +106,7 @@ class UserPage(BaseModel):
 
 
 class UserPath(BaseModel):
-    user_id: int
+    user_id: DbId
 
 
 class JobOut(BaseModel):
@@ -120,7 +121,7 @@ class JobOut(BaseModel):
 
 
 class JobPath(BaseModel):
-    job_id: int
+    job_id: DbId
 
 
 ERRORS = {401: Problem, 403: Problem, 404: Problem}

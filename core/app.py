@@ -104,7 +104,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> OpenAPI:
     _init_login(app)
 
     from core import jobs, request_guard
-    from core.web import register_error_handlers
+    from core.web import install_converters, register_error_handlers
+    install_converters(app)
     register_error_handlers(app)
 
     # Business modules register their blueprints, jobs, permissions and navigation.

@@ -180,6 +180,13 @@ TERMS: tuple[str, ...] = (
     N_("no such page"),
     N_("the form expired or was not sent from this site; reload the page and try again"),
     N_("an unexpected error occurred; it has been logged"),
+    N_("This number is out of range."),
+    # --- core.tabular ------------------------------------------------------------------------
+    N_("Enter a whole number."),
+    # --- core.api and core.states (If-Match) -------------------------------------------------
+    N_("Send the version you last read as an entity-tag, such as If-Match: \"3\"."),
+    N_("This write changes only with the version it was read at: send If-Match."),
+    N_("%(name)s %(id)s changes only with the version it was read at (If-Match)"),
     # --- core.codes --------------------------------------------------------------------------
     N_("The unified social credit code must be 18 characters long."),
     N_("The unified social credit code has an invalid format: the first 8 characters must be "

@@ -26,11 +26,12 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from core.errors import FieldError, Invalid
+from core.errors import ErrorCollector, FieldError, Invalid
 from core.i18n import N_, Message
+from core.types import INT_MAX
 
 __all__ = ["MAX_ROWS", "Column", "Fen", "append_safe_row", "errors_csv", "formula_like",
-           "read_table", "rows_csv", "rows_xlsx", "safe_cell", "template_xlsx"]
+           "read_table", "rows_csv", "rows_xlsx", "safe_cell", "template_xlsx", "whole_number"]
 
 #: The largest number of data rows an upload may have (the header not counted).
 MAX_ROWS = 200_000
@@ -59,6 +60,31 @@ class Column:
     def title(self) -> str:
         """The header written in templates: the first alias (Chinese), else the key."""
         return self.aliases[0] if self.aliases else self.key
+
+
+_WHOLE = re.compile(r"([0-9]+)(?:\.0*)?", re.ASCII)
+
+
+def whole_number(text: str, field: str, line: int | None, errors: ErrorCollector, *,
+                 minimum: int = 0, maximum: int = INT_MAX,
+                 message: str = "Enter a whole number.",
+                 range_message: str = "This number is out of range.") -> int | None:
+    """A cell as a whole number (``1,200``, full-width digits and Excel's ``24.0`` read as
+    typed), or None with ``message`` added for its row and field. One outside ``minimum``..
+    ``maximum`` (by default what an INTEGER column holds) gets ``range_message``: it would
+    overflow the database further on."""
+    value = unicodedata.normalize("NFKC", text).replace(",", "").strip()
+    match = _WHOLE.fullmatch(value)
+    if match is None:
+        errors.add(field, message, row=line)
+        return None
+    digits = match[1].lstrip("0") or "0"
+    # Compare lengths first: int() of a 5,000-digit cell is itself refused by Python.
+    number = int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
+    if not minimum <= number <= maximum:
+        errors.add(field, range_message, row=line)
+        return None
+    return number
 
 
 def _header_key(text: str) -> str:

@@ -1,13 +1,33 @@
-"""Column types shared by every module: UTC timestamps and string-stored enums."""
+"""Column types shared by every module: UTC timestamps, string-stored enums, and the bounded
+whole numbers every input (query, path, form, JSON, upload cell) is checked against."""
 from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.types import TypeDecorator
+
+#: The largest value of an INTEGER column (PostgreSQL ``integer``): ids, counts, ranks, years.
+INT_MAX = 2**31 - 1
+#: The largest value of a BIGINT column: amounts in fen, agreed volumes.
+BIGINT_MAX = 2**63 - 1
+
+# Input types bounded by the column they end in, so that a number the database cannot hold is
+# a 422 naming the field at the boundary, never an overflow in the driver (a 500).
+#: A reference to a row by its id.
+DbId = Annotated[int, Field(ge=1, le=INT_MAX)]
+#: A whole number of things stored in an INTEGER column (units, counts, a version).
+Count = Annotated[int, Field(ge=0, le=INT_MAX)]
+#: A whole number of things stored in a BIGINT column (agreed volumes).
+BigCount = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+#: A page number of a listing (``(page - 1) * per_page`` stays far inside BIGINT).
+PageNumber = Annotated[int, Field(ge=1, le=INT_MAX)]
+#: A calendar year (what ``datetime.date`` can hold).
+Year = Annotated[int, Field(ge=1, le=9999)]
 
 
 def utcnow() -> datetime:

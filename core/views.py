@@ -51,7 +51,7 @@ from core.permissions import (
 )
 from core.scoping import get_readable, readable_by
 from core.todo import todos_for
-from core.web import acting, client_ip, current_actor, requires, wants_xlsx, xlsx_download
+from core.web import acting, client_ip, current_actor, int_arg, requires, wants_xlsx, xlsx_download
 
 bp = Blueprint("core", __name__)
 
@@ -163,7 +163,7 @@ def organisations():
     page = services.list_organisations(
         get_session(), acting(), kind=OrgKind(kind) if kind in OrgKind.__members__ else None,
         status=OrgStatus(status) if status in OrgStatus.__members__ else None,
-        q=request.args.get("q"), page=request.args.get("page", 1, type=int))
+        q=request.args.get("q"), page=int_arg("page") or 1)
     return render_template("core/organisations.html", page=page, kinds=list(OrgKind))
 
 
@@ -208,7 +208,7 @@ def organisation_edit(org_id: int):
         try:
             services.update_organisation(session, acting(), org_id,
                                          parse(services.OrgIn, request.form),
-                                         expected_version=request.form.get("version", type=int))
+                                         expected_version=int_arg("version"))
         except Invalid as exc:
             session.rollback()
             errors = exc.errors
@@ -227,7 +227,7 @@ def organisation_edit(org_id: int):
 def organisation_status(org_id: int, action: str):
     org = services.set_organisation_status(
         get_session(), acting(), org_id, action,
-        expected_version=request.form.get("version", type=int),
+        expected_version=int_arg("version"),
         reason=request.form.get("reason") or None)
     flash(_("Organisation %(name)s is now %(status)s.", name=org.name,
             status=_(org.status.value)), "success")
@@ -241,11 +241,11 @@ def organisation_status(org_id: int, action: str):
 def users():
     actor = acting()
     session = get_session()
-    org_id = request.args.get("org_id", type=int)
+    org_id = int_arg("org_id")
     if not actor.is_bureau:
         org_id = actor.org_id
     page = services.list_users(session, actor, org_id=org_id, q=request.args.get("q"),
-                               page=request.args.get("page", 1, type=int))
+                               page=int_arg("page") or 1)
     orgs = {o.id: o for o in session.exec(readable_by(Organisation, actor).where(
         Organisation.id.in_({u.org_id for u in page.items}))).all()}
     return render_template("core/users.html", page=page, orgs=orgs,
@@ -289,7 +289,7 @@ def user_detail(user_id: int):
         try:
             services.update_user(session, actor, user.id,
                                  parse(services.UserUpdate, request.form, lists=("roles",)),
-                                 expected_version=request.form.get("version", type=int))
+                                 expected_version=int_arg("version"))
         except Invalid as exc:
             session.rollback()
             errors = exc.errors
@@ -392,7 +392,7 @@ def jobs():
     if status in JobStatus.__members__:
         stmt = stmt.where(Job.status == JobStatus(status))
     page = services.paginate(get_session(), stmt.order_by(Job.id.desc()),
-                             request.args.get("page", 1, type=int), 50)
+                             int_arg("page") or 1, 50)
     return render_template("core/jobs.html", page=page, statuses=list(JobStatus))
 
 
@@ -413,7 +413,7 @@ def audit_log():
     if action:
         stmt = stmt.where(AuditLog.action.like(f"{action}%"))
     page = services.paginate(get_session(), stmt.order_by(AuditLog.seq.desc()),
-                             request.args.get("page", 1, type=int),
+                             int_arg("page") or 1,
                              None if wants_xlsx() else 50)
     if wants_xlsx():
         return xlsx_download("audit-log.xlsx", [

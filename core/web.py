@@ -12,11 +12,13 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from core.auth import actor_for_token, actor_for_user
 from core.db import commit_request_session, get_session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from core.permissions import AUTHENTICATED, PUBLIC, Actor, is_declared
+from core.types import INT_MAX
 
 log = logging.getLogger("yaocai.web")
 
@@ -237,21 +239,62 @@ def attempt(call: Callable[[], Any], *, form: bool = True) -> Attempt:
 
 # --- query and form arguments -----------------------------------------------------------------
 
-def int_arg(name: str) -> int | None:
-    """A whole-number argument of the request (query or form); anything else is None."""
+def int_arg(name: str, *, minimum: int = 0, maximum: int = INT_MAX) -> int | None:
+    """A whole-number argument of the request (query or form); empty or not a whole number is
+    None. One outside ``minimum``..``maximum`` (by default what an INTEGER column holds) is a
+    422 naming the argument: it would overflow the database, or ``date()``, further on."""
     from flask import request
     value = request.values.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    # Compare lengths first: int() of a 5,000-digit string is itself refused by Python.
+    number = int(value) if len(value) <= len(str(maximum)) else maximum + 1
+    if not minimum <= number <= maximum:
+        raise Invalid.one(name, "This number is out of range.")
+    return number
 
 
 def enum_arg(cls: Any, name: str) -> Any:
     """A query argument as a member of the Enum ``cls``; unknown or empty is None."""
     from flask import request
     value = request.args.get(name) or None
+    if value is None or len(value) > 100:  # no member name is that long
+        return None
     try:
-        return cls(value) if value else None
+        return cls(value)
     except ValueError:
         return None
+
+
+def _digits_up_to(limit: int) -> str:
+    """A regular expression of the decimal numbers 0..``limit`` (no sign)."""
+    text = str(limit)
+    alternatives = [f"[0-9]{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for i, digit in enumerate(text):
+        if digit != "0":
+            rest = len(text) - i - 1
+            alternatives.append(text[:i] + f"[0-{int(digit) - 1}]"
+                                + (f"[0-9]{{{rest}}}" if rest else ""))
+    alternatives.append(text)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+class DbIntConverter(IntegerConverter):
+    """``<int:…>`` in every route: a whole number an INTEGER id column can hold. A larger one
+    matches no route (404) instead of overflowing the database driver (a 500). The bound is in
+    the pattern rather than in ``to_python``: Werkzeug answers a conversion failure with a 405
+    naming the other methods of the path."""
+
+    regex = _digits_up_to(INT_MAX)
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = INT_MAX, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def install_converters(app: Flask) -> None:
+    """Replace Werkzeug's unbounded ``int`` converter app-wide (before routes are added)."""
+    app.url_map.converters["int"] = DbIntConverter
 
 
 def download(data: bytes, filename: str, content_type: str, *, inline: bool = False) -> Any:

@@ -28,6 +28,7 @@ from core.db import get_session
 from core.errors import Invalid
 from core.i18n import render
 from core.permissions import PUBLIC
+from core.types import Count, DbId, PageNumber
 from core.web import current_actor, requires
 from listing import services, services_catalogue
 from listing.models import (
@@ -75,7 +76,7 @@ class SearchQuery(BaseModel):
     company: str | None = Field(None, max_length=100)
     category: ListingCategory | None = None
     kind: ProductKind | None = None
-    page: int = Field(1, ge=1)
+    page: PageNumber = 1
     per_page: int = Field(20, ge=1, le=100)
 
 
@@ -132,17 +133,17 @@ class ApplicationQuery(PageQuery):
 
 
 class AppPath(BaseModel):
-    app_id: int
+    app_id: DbId
 
 
 class ActionPath(BaseModel):
-    app_id: int
+    app_id: DbId
     action: str
 
 
 class ActionBody(BaseModel):
     reason: str | None = Field(None, max_length=4000)
-    expected_version: int | None = None
+    expected_version: Count | None = None
 
 
 class EvidenceBody(BaseModel):
@@ -161,24 +162,24 @@ class ObjectionOut(BaseModel):
 
 
 class ObjectionPath(BaseModel):
-    objection_id: int
+    objection_id: DbId
 
 
 class ResolveBody(BaseModel):
     upheld: bool
     resolution: str = Field(max_length=4000)
-    expected_version: int | None = None
+    expected_version: Count | None = None
 
 
 class ListingPath(BaseModel):
-    listing_id: int
+    listing_id: DbId
 
 
 class ListingActionBody(BaseModel):
     action: str = Field(description="suspend | resume | delist")
     reason_code: ListingReason
     reason: str = Field(max_length=4000)
-    expected_version: int | None = None
+    expected_version: Count | None = None
 
 
 class ProductQuery(PageQuery):

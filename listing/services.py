@@ -28,7 +28,7 @@ from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, Workflow, check_version
-from core.types import local_today, utcnow
+from core.types import DbId, local_today, utcnow
 from listing import price_rules
 from listing.models import (
     Application,
@@ -295,12 +295,12 @@ class ApplicationIn(BaseModel):
     """What a company fills in: the kind, the product or listing, the price and its case."""
 
     kind: ApplicationKind
-    product_id: int | None = None
-    listing_id: int | None = None
+    product_id: DbId | None = None
+    listing_id: DbId | None = None
     new_product: ProductProposal | None = None
     category: ListingCategory = ListingCategory.regular
     proposed_price: OptionalPositivePrice = None
-    representative_product_id: int | None = None
+    representative_product_id: DbId | None = None
     vbp_own_price: OptionalPositivePrice = None
     vbp_highest_price: OptionalPositivePrice = None
     justification: str | None = Field(default=None, max_length=4000)
@@ -311,7 +311,7 @@ class EvidenceIn(BaseModel):
     price: PositivePrice
     evidence_date: date
     document: str = Field(min_length=1, max_length=200)
-    attachment_id: int | None = None
+    attachment_id: DbId | None = None
 
 
 def get_application(session: Session, actor: Actor, app_id: int) -> Application:

@@ -29,7 +29,7 @@ from core.money import MAX_PRICE, PRICE_PLACES, to_price
 from core.permissions import Actor
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
-from core.tabular import Column, errors_csv, read_table, template_xlsx
+from core.tabular import Column, errors_csv, read_table, template_xlsx, whole_number
 from core.types import local_today, utcnow
 from listing.models import (
     ImportBatch,
@@ -118,7 +118,6 @@ _CONTENT_UNITS = {"mg": "mg", "g": "g", "μg": "μg", "ug": "μg", "mcg": "μg",
 _TRUE = frozenset({"是", "y", "yes", "1", "true", "√"})
 _FALSE = frozenset({"否", "n", "no", "0", "false", ""})
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", re.ASCII)
-_POSITIVE_INT = re.compile(r"([0-9]+)(?:\.0*)?", re.ASCII)
 _DATE = re.compile(r"([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?"
                    r"(?:[ T][0-9:.]+)?", re.ASCII)
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 in Excel's (leap-year bug) calendar
@@ -338,14 +337,13 @@ def _parse_product(line: int, values: dict[str, str], errors: ErrorCollector,
                                              errors, line)
 
     units = _nfkc(values["units_per_package"])
-    match = _POSITIVE_INT.fullmatch(units)
     if not units:
         errors.add("units_per_package", "This field is required.", line)
-    elif match is None or not 0 < int(match[1]) <= _MAX_UNITS_PER_PACKAGE:
-        errors.add("units_per_package",
-                   "The conversion ratio must be a whole number greater than 0.", line)
     else:
-        row["units_per_package"] = int(match[1])
+        ratio = "The conversion ratio must be a whole number greater than 0."
+        row["units_per_package"] = whole_number(units, "units_per_package", line, errors,
+                                                minimum=1, maximum=_MAX_UNITS_PER_PACKAGE,
+                                                message=ratio, range_message=ratio)
 
     for name in ("manufacturer_code", "mah_code"):
         row[name] = usccs.check(values[name], name, errors, line) if values[name] else None

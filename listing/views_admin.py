@@ -155,7 +155,7 @@ def holidays():
     """The holiday calendar (节假日) that publicity windows count working days with."""
     actor = acting()
     session = get_session()
-    year = int_arg("year") or local_today().year
+    year = int_arg("year", minimum=1, maximum=9999) or local_today().year
     errors: list = []
     if request.method == "POST":
         def save() -> None:

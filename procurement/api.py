@@ -35,6 +35,7 @@ from core.db import get_session
 from core.errors import Invalid
 from core.forms import parse
 from core.scoping import get_readable
+from core.types import INT_MAX, BigCount, DbId, Year
 from core.web import acting, requires
 from procurement import services
 from procurement import services_allocation as alloc
@@ -88,11 +89,11 @@ PROBLEMS = {**ERRORS, 409: Problem, 422: Problem}
 # --- paths, queries, headers -----------------------------------------------------------------
 
 class BatchPath(BaseModel):
-    batch_id: int
+    batch_id: DbId
 
 
 class ActionPath(BaseModel):
-    batch_id: int
+    batch_id: DbId
     action: str
 
 
@@ -110,23 +111,23 @@ class ActionBody(BaseModel):
 
 
 class BatchProductPath(BaseModel):
-    bp_id: int
+    bp_id: DbId
 
 
 class ReportPath(BaseModel):
-    report_id: int
+    report_id: DbId
 
 
 class BidPath(BaseModel):
-    bid_id: int
+    bid_id: DbId
 
 
 class RunPath(BaseModel):
-    run_id: int
+    run_id: DbId
 
 
 class AgreementPath(BaseModel):
-    agreement_id: int
+    agreement_id: DbId
 
 
 class BatchQuery(PageQuery):
@@ -134,17 +135,17 @@ class BatchQuery(PageQuery):
 
 
 class ReportQuery(PageQuery):
-    batch_product_id: int | None = None
+    batch_product_id: DbId | None = None
     per_page: int = Field(100, ge=1, le=200)
 
 
 class LineQuery(PageQuery):
-    batch_product_id: int | None = None
+    batch_product_id: DbId | None = None
     per_page: int = Field(100, ge=1, le=200)
 
 
 class AgreementQuery(PageQuery):
-    year: int | None = Field(None, ge=1)
+    year: Year | None = None
     status: AgreementStatus | None = None
     per_page: int = Field(100, ge=1, le=200)
 
@@ -313,8 +314,8 @@ class RegionBoardOut(BaseModel):
 
 
 class RankIn(BaseModel):
-    winner_id: int
-    rank: int = Field(ge=1)
+    winner_id: DbId
+    rank: int = Field(ge=1, le=INT_MAX)
 
 
 class RankOut(BaseModel):
@@ -439,15 +440,16 @@ class BatchProductBody(BaseModel):
     rep_content_value: DecimalIn | None = None
     rep_content_unit: str | None = None
     rep_volume_ml: DecimalIn | None = None
-    rep_units: int = 1
+    rep_units: int = Field(1, ge=1, le=INT_MAX)
     smallest_unit: str
     max_ucp: PriceIn
 
 
 class BidBody(BaseModel):
-    product_id: int = Field(description="the company's own active catalogue product")
+    product_id: DbId = Field(description="the company's own active catalogue product")
     package_price: PriceIn
-    capacity: int | None = Field(None, description="units a year; null = unlimited")
+    capacity: int | None = Field(None, ge=1, le=INT_MAX,
+                                 description="units a year; null = unlimited")
 
 
 class UploadForm(BaseModel):
@@ -464,11 +466,11 @@ class ChoicesBody(BaseModel):
 
 
 class YearBody(BaseModel):
-    year: int = Field(ge=1)
+    year: Year
 
 
 class VolumeBody(BaseModel):
-    volume: int
+    volume: BigCount
 
 
 # --- serialisation ---------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
 from core.states import Move, Workflow, check_version
-from core.tabular import Column, read_table, template_xlsx
-from core.types import LOCAL_TZ, local_today, utcnow
+from core.tabular import Column, read_table, template_xlsx, whole_number
+from core.types import INT_MAX, LOCAL_TZ, Count, DbId, local_today, utcnow
 from listing import price_rules
 from listing import services as listing_services
 from listing.models import Product, ProductStatus
@@ -308,7 +308,7 @@ class BatchProductIn(BaseModel):
     rep_content_value: Decimal | None = None
     rep_content_unit: str | None = Field(default=None, max_length=10)
     rep_volume_ml: Decimal | None = None
-    rep_units: int = Field(default=1, ge=1)
+    rep_units: int = Field(default=1, ge=1, le=INT_MAX)
     smallest_unit: str = Field(min_length=1, max_length=10)
     max_ucp: PositivePrice
 
@@ -358,9 +358,9 @@ def _batch_product(session: Session, actor: Actor, batch_product_id: int
 class ReportIn(BaseModel):
     """A hospital's report for one product: the last two years' usage and its annual demand."""
 
-    usage_last_year: int = Field(ge=0)
-    usage_year_before: int = Field(ge=0)
-    demand: int = Field(ge=0)
+    usage_last_year: Count
+    usage_year_before: Count
+    demand: Count
     explanation: str | None = Field(default=None, max_length=2000)
 
 
@@ -480,15 +480,8 @@ def report_template_xlsx(session: Session, actor: Actor, batch_id: int) -> bytes
 
 
 def _whole(text: str, field: str, line: int, errors: ErrorCollector) -> int | None:
-    try:
-        value = int(text.replace(",", "").strip())
-    except ValueError:
-        errors.add(field, "Enter a whole number of smallest units.", row=line)
-        return None
-    if value < 0:
-        errors.add(field, "Enter a whole number of smallest units.", row=line)
-        return None
-    return value
+    return whole_number(text, field, line, errors,
+                        message="Enter a whole number of smallest units.")
 
 
 def import_reports(session: Session, actor: Actor, batch_id: int, filename: str, data: bytes,
@@ -558,9 +551,9 @@ def missing_reporters(session: Session, actor: Actor, batch_id: int) -> list[Org
 # --- bids -------------------------------------------------------------------------------------
 
 class BidIn(BaseModel):
-    product_id: int
+    product_id: DbId
     package_price: PositivePrice
-    capacity: int | None = Field(default=None, ge=1)
+    capacity: int | None = Field(default=None, ge=1, le=INT_MAX)
 
 
 def unit_comparable_price(session: Session, bp: BatchProduct, product: Product,

@@ -15,14 +15,15 @@ from flask_babel import gettext as _
 from sqlmodel import Session, func, select
 
 from core.db import get_session
-from core.errors import DomainError, Invalid, NotFound
+from core.errors import DomainError, ErrorCollector, Invalid, NotFound
 from core.i18n import N_
 from core.labels import model_term
 from core.models import Organisation, OrgKind, User
 from core.money import format_fen, format_price
 from core.permissions import Actor
 from core.scoping import readable_by
-from core.tabular import Fen
+from core.tabular import Fen, whole_number
+from core.types import BIGINT_MAX
 from core.web import acting, download, int_arg, requires, xlsx_download
 from procurement import services
 from procurement import services_allocation as alloc
@@ -208,9 +209,11 @@ def agreement_volume(batch_id: int, agreement_id: int):
         if agreement.batch_id != batch_id:
             raise NotFound("%(object)s %(id)s not found",
                            params={"object": model_term(Agreement), "id": agreement_id})
-        if not text.isdigit():
-            raise Invalid.one("volume", "Enter a whole number of smallest units.")
-        alloc.set_volume(session, acting(), agreement_id, int(text),
+        errors = ErrorCollector()
+        volume = whole_number(text, "volume", None, errors, maximum=BIGINT_MAX,
+                              message="Enter a whole number of smallest units.")
+        errors.raise_if_any()
+        alloc.set_volume(session, acting(), agreement_id, volume,
                          expected_version=int_arg("version"))
     except Invalid as exc:
         session.rollback()
