@@ -126,6 +126,56 @@ class JobPath(BaseModel):
 
 ERRORS = {401: Problem, 403: Problem, 404: Problem}
 
+#: The media type of every error body (RFC 9457).
+PROBLEM_MEDIA = "application/problem+json"
+
+
+def _openapi_path(rule: str) -> str:
+    """A Werkzeug rule as an OpenAPI path: ``/a/<int:b_id>`` is ``/a/{b_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def amend_document(spec: dict[str, Any], app: Flask) -> None:
+    """Make the generated OpenAPI document say what the API does, in one place: every error
+    response is ``application/problem+json`` (flask-openapi3 writes ``application/json``),
+    the validation error is a Problem naming each field (not flask-openapi3's list), and the
+    operations whose route is public (``requires(PUBLIC)``) declare ``security: []``."""
+    from core.web import PERMISSION_ATTR
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.pop("ValidationErrorModel", None)
+    problem = {PROBLEM_MEDIA: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    public = {(_openapi_path(rule.rule), method.lower())
+              for rule in app.url_map.iter_rules()
+              if getattr(app.view_functions.get(rule.endpoint), PERMISSION_ATTR, None) == PUBLIC
+              for method in rule.methods or ()}
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("422", {"description": "Unprocessable Content"})
+            for code, response in responses.items():
+                if not (code.isdigit() and int(code) >= 400):
+                    continue
+                # Errors are problems; a route may document a body of its own beside them (an
+                # import's 422 lists the rows, the health check's 503 is a HealthOut).
+                content = response.setdefault("content", {})
+                plain = str(content.get("application/json", ""))
+                if "Problem" in plain or "ValidationErrorModel" in plain:
+                    del content["application/json"]
+                content.update(problem)
+            if (path, method) in public:
+                operation["security"] = []
+
+
+def _document_as_amended(app: Flask) -> None:
+    generate = app.generate_spec_json  # type: ignore[attr-defined]
+
+    def generate_and_amend() -> None:
+        generate()
+        amend_document(app.spec_json, app)  # type: ignore[attr-defined]
+
+    app.generate_spec_json = generate_and_amend  # type: ignore[attr-defined]
+
 
 # --- prices in and out ------------------------------------------------------------------------
 
@@ -331,7 +381,7 @@ class HealthOut(BaseModel):
 
 
 @health.get("/health", summary="Liveness and database reachability (for load balancers)",
-            responses={200: HealthOut, 503: HealthOut})
+            responses={200: HealthOut, 503: HealthOut}, security=[])
 @requires(PUBLIC)
 def health_check():
     try:
@@ -345,6 +395,7 @@ def init_app(app: Flask) -> None:
     from core.app import csrf
     app.register_api(api)
     app.register_api(health)
+    _document_as_amended(app)
     # Token calls carry no cookie and need no CSRF token; session-cookie writes to the API are
     # checked in ``requires`` with the X-CSRFToken header instead.
     csrf.exempt(api)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -180,7 +180,12 @@ def register_error_handlers(app: Flask) -> None:
             mapped.status = exc.code or 500
             mapped.title = exc.name
             mapped.type_slug = (exc.name or "error").lower().replace(" ", "-")
-        return render_domain_error(mapped)
+        response = make_response(render_domain_error(mapped))
+        # Werkzeug's own headers of the error stay: a 405 names the methods allowed (Allow).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     @rolled_back

@@ -39,6 +39,7 @@ from listing.models import (
     ListingStatus,
     ObjectionStatus,
     ProductKind,
+    ProductStatus,
 )
 from listing.permissions import (
     APP_EDIT,
@@ -124,6 +125,22 @@ class ApplicationOut(BaseModel):
     allowed_actions: list[str] = []
 
 
+class PublicityPage(BaseModel):
+    items: list[PublicityOut]
+    total: int
+    more: bool
+    page: int
+    per_page: int
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationOut]
+    total: int
+    more: bool
+    page: int
+    per_page: int
+
+
 class ApplicationQuery(PageQuery):
     status: ApplicationStatus | None = None
     kind: ApplicationKind | None = None
@@ -161,6 +178,14 @@ class ObjectionOut(BaseModel):
     created_at: datetime
 
 
+class ObjectionPage(BaseModel):
+    items: list[ObjectionOut]
+    total: int
+    more: bool
+    page: int
+    per_page: int
+
+
 class ObjectionPath(BaseModel):
     objection_id: DbId
 
@@ -185,6 +210,55 @@ class ListingActionBody(BaseModel):
 class ProductQuery(PageQuery):
     q: str | None = Field(None, max_length=60)
     kind: ProductKind | None = None
+
+
+class ProductOut(BaseModel):
+    id: int
+    code: str
+    kind: ProductKind
+    generic_name: str
+    dosage_form: str | None
+    spec: str
+    status: ProductStatus
+    units_per_package: int
+    manufacturer_name: str | None
+
+
+class ProductPage(BaseModel):
+    items: list[ProductOut]
+    total: int
+    more: bool
+    page: int
+    per_page: int
+
+
+class RuleOut(BaseModel):
+    code: str
+    applies: bool
+    passed: bool | None
+    cap: str | None = Field(description="the rule's cap, formatted for display (¥, 4 places)")
+    numbers: dict[str, Any]
+    message: str
+
+
+class PriceCheckOut(BaseModel):
+    rule_version: int
+    passed: bool
+    governing_cap: str | None
+    governing_rule: str | None
+    results: list[RuleOut]
+
+
+class ImportOut(BaseModel):
+    id: int
+    status: str
+    total_rows: int
+    created: int
+    updated: int
+    unchanged: int
+    error_count: int
+    errors: list[dict[str, Any]] = Field(description="the first 200 problems: row, field, "
+                                                    "message")
 
 
 PROBLEMS = {**ERRORS, 409: Problem, 422: Problem}
@@ -217,7 +291,7 @@ def search(query: SearchQuery):
 
 
 @api.get("/publicity", summary="Applications in their objection window (public)",
-         responses={200: PublicityOut}, security=[])
+         responses={200: PublicityPage}, security=[])
 @requires(PUBLIC)
 def publicity(query: PageQuery):
     page = services.publicity_board(get_session(), page=query.page, per_page=query.per_page)
@@ -235,7 +309,7 @@ def _application(app: Any) -> dict:
 
 
 @api.get("/applications", summary="Listing applications the caller may see",
-         responses={200: ApplicationOut, **ERRORS})
+         responses={200: ApplicationPage, **ERRORS})
 @requires(APP_READ)
 def list_applications(query: ApplicationQuery):
     page = services.list_applications(get_session(), current_actor(), status=query.status,
@@ -285,7 +359,7 @@ def set_evidence(path: AppPath, body: EvidenceBody):
 
 @api.get("/applications/<int:app_id>/price-check",
          summary="The price rules on this application now, every rule with its numbers",
-         responses={**ERRORS})
+         responses={200: PriceCheckOut, **ERRORS})
 @requires(APP_READ)
 def price_check(path: AppPath):
     session = get_session()
@@ -322,7 +396,7 @@ def act(path: ActionPath, body: ActionBody, header: IfMatch):
 
 
 @api.get("/objections", summary="Objections the caller raised (bureau: all)",
-         responses={200: ObjectionOut, **ERRORS})
+         responses={200: ObjectionPage, **ERRORS})
 @requires(APP_READ)
 def list_objections(query: PageQuery):
     page = services.list_objections(get_session(), current_actor(), page=query.page,
@@ -363,7 +437,7 @@ def listing_action(path: ListingPath, body: ListingActionBody, header: IfMatch):
     return with_etag(_dump(ListingOut, listing), listing.version)
 
 
-@api.get("/products", summary="The product catalogue", responses={**ERRORS})
+@api.get("/products", summary="The product catalogue", responses={200: ProductPage, **ERRORS})
 @requires(CATALOGUE_READ)
 def products(query: ProductQuery):
     page = services_catalogue.list_products(get_session(), current_actor(), q=query.q,
@@ -378,7 +452,9 @@ def products(query: ProductQuery):
 
 @api.post("/imports/products",
           summary="Import products from .xlsx or .csv (multipart: file); all or nothing",
-          responses={**ERRORS})
+          description="201: every row imported; 422: nothing imported, the body lists the "
+                      "problems (an ImportOut, not a Problem).",
+          responses={201: ImportOut, **ERRORS, 422: ImportOut})
 @requires(CATALOGUE_IMPORT)
 def import_products():
     upload = request.files.get("file")
