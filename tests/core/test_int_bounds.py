@@ -197,7 +197,8 @@ def test_a_huge_number_in_a_bid(client, session, field, value):
     batch.bid_opens_at, batch.bid_closes_at = now - timedelta(hours=1), now + timedelta(days=1)
     session.add(batch)
     session.flush()
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding",
+                        reason="报量截止前开始投标（测试）")
     own = product(session, c.companies[0].org, status=ProductStatus.active)
     headers = api_token(session, c.companies[0].org)
     body = {"product_id": own.id, "package_price": "10.0000", "capacity": 1000} | {field: value}
