@@ -214,13 +214,15 @@ VERSIONS_DOC = (
     "**409** `/problems/stale-version` with `current_version` — 409 rather than 412 because "
     "the same refusal comes from the pages and from a concurrent writer that committed first, "
     "and one problem has one status. A PUT that overwrites an existing row's fields (a volume "
-    "report, a renewal's volume, an application) *requires* `If-Match`: without it the answer "
-    "is **428** `/problems/precondition-required`, since a lost update would discard someone's "
-    "numbers unseen. State moves (POST …/actions, publish, sign) take it optionally: without "
-    "it the move applies to the row as it is now, and the state machine still refuses a move "
-    "from a status that does not allow it. An `If-Match` that is not an entity-tag list "
-    "answers 422 naming the `If-Match` header. The check and the write are one atomic step: "
-    "of several writers holding the same version exactly one succeeds.")
+    "report, a renewal's volume, an application or its price evidence) *requires* `If-Match`: "
+    "without it the answer is **428** `/problems/precondition-required`, since a lost update "
+    "would discard someone's numbers unseen. State moves (POST …/actions, publish, sign) take "
+    "it optionally: without it the move applies to the row as it is now, and the state machine "
+    "still refuses a move from a status that does not allow it. An `If-Match` that is not an "
+    "entity-tag list answers 422 naming the `If-Match` header. The check and the write are one "
+    "atomic step: of several writers holding the same version exactly one succeeds. A "
+    "company's sealed bid, region picks and a hospital's choices take no `If-Match`: the "
+    "latest submission is the one that counts.")
 
 IF_MATCH_DOC = ("`If-Match` (optional): the version the caller last read; a stale one answers "
                 "409 (see the tag description).")

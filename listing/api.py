@@ -348,13 +348,15 @@ def update_application(path: AppPath, body: services.ApplicationIn, header: IfMa
 
 @api.put("/applications/<int:app_id>/evidence",
          summary="Replace the price-evidence lines (province, price, date, document)",
-         responses={200: ApplicationOut, **ERRORS})
+         description=IF_MATCH_REQUIRED_DOC,
+         responses={200: ApplicationOut, **PROBLEMS, 428: Problem})
 @requires(APP_EDIT)
-def set_evidence(path: AppPath, body: EvidenceBody):
+def set_evidence(path: AppPath, body: EvidenceBody, header: IfMatch):
     session = get_session()
-    services.set_evidence(session, current_actor(), path.app_id, body.lines)
-    return jsonify(_application(services.get_application(session, current_actor(),
-                                                         path.app_id)))
+    services.set_evidence(session, current_actor(), path.app_id, body.lines,
+                          expected_version=if_match(header, required=True).expected_version)
+    app = services.get_application(session, current_actor(), path.app_id)
+    return with_etag(_application(app), app.version)
 
 
 @api.get("/applications/<int:app_id>/price-check",

@@ -509,7 +509,8 @@ def update_application(session: Session, actor: Actor, app_id: int, data: Applic
     return app
 
 
-def _check_editable(app: Application, expected_version: int | None = None) -> None:
+def _check_editable(app: Application,
+                    expected_version: int | Collection[int] | None = None) -> None:
     if app.status not in EDITABLE:
         raise Conflict("listing_application %(id)s cannot be changed when %(status)s",
                        params={"id": app.id, "status": status_term("listing_application", app.status)},
@@ -527,12 +528,13 @@ def _snapshot(app: Application) -> dict[str, Any]:
             "proposed_price": app.proposed_price}
 
 
-def set_evidence(session: Session, actor: Actor, app_id: int,
-                 lines: list[EvidenceIn]) -> list[PriceEvidence]:
-    """Replace the application's price-evidence lines (价格联动 declarations)."""
+def set_evidence(session: Session, actor: Actor, app_id: int, lines: list[EvidenceIn], *,
+                 expected_version: int | Collection[int] | None = None) -> list[PriceEvidence]:
+    """Replace the application's price-evidence lines (价格联动 declarations), from the
+    version of the application the caller saw when one is given."""
     require(actor, APP_EDIT)
     app = _own_application(session, actor, app_id)
-    _check_editable(app)
+    _check_editable(app, expected_version)
     errors = ErrorCollector()
     for i, line in enumerate(lines, start=1):
         if line.evidence_date > local_today():

@@ -114,50 +114,50 @@ def _exercise(operation, strategy, headers: dict[str, str], tally: Tally,
         tally.nothing_to_break += 1  # negative mode: an operation with no input to break
 
 
-@pytest.mark.parametrize("kind", [OrgKind.bureau, OrgKind.hospital, OrgKind.enterprise,
-                                  OrgKind.bank], ids=lambda k: k.value)
-def test_every_operation_keeps_its_documented_promises(app, world, kind, record_property):
+KINDS = pytest.mark.parametrize("kind", [OrgKind.bureau, OrgKind.hospital, OrgKind.enterprise,
+                                         OrgKind.bank], ids=lambda k: k.value)
+
+
+def _run(app, world, kind: OrgKind, mode: str, record_property) -> Tally:
+    """Every operation of the document, ``mode`` "valid" (every check) or "invalid" (requests
+    that break the schema; no 5xx), with the token of ``kind``; the counts are reported."""
     ids, tokens = world
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    negative = mode == "invalid"
+    generation = (schemathesis.GenerationMode.NEGATIVE if negative
+                  else schemathesis.GenerationMode.POSITIVE)
     tally = Tally()
     for result in schema.get_all_operations():
         operation = result.ok()
         tally.operations += 1
         fixed = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
-        strategy = operation.as_strategy()
-        if fixed:
-            strategy = st.one_of(strategy, operation.as_strategy(path_parameters=fixed))
-        _exercise(operation, strategy, tokens[kind], tally)
-    summary = (f"schemathesis {kind.value}: {tally.operations} operations, {tally.cases} cases, "
-               f"statuses {dict(sorted(tally.statuses.items()))}, "
+        strategy = operation.as_strategy(generation_mode=generation,
+                                         path_parameters=fixed or None)
+        if fixed and not negative:  # random ids too, not only the rows built above
+            strategy = st.one_of(operation.as_strategy(), strategy)
+        _exercise(operation, strategy, tokens[kind], tally,
+                  checks=[not_a_server_error] if negative else CHECKS,
+                  examples=NEGATIVE_EXAMPLES if negative else EXAMPLES)
+    summary = (f"schemathesis {mode} {kind.value}: {tally.operations} operations, "
+               f"{tally.cases} cases, statuses {dict(sorted(tally.statuses.items()))}, "
                f"{len(tally.failures)} failing operations")
     print(summary)
-    record_property("schemathesis", summary)
+    record_property(f"schemathesis_{mode}", summary)
+    return tally
+
+
+@KINDS
+def test_every_operation_keeps_its_documented_promises(app, world, kind, record_property):
+    tally = _run(app, world, kind, "valid", record_property)
     assert tally.operations >= 50
     assert not tally.failures, "\n\n".join(f"{k}: {v}" for k, v in tally.failures.items())
 
 
-@pytest.mark.parametrize("kind", [OrgKind.bureau, OrgKind.hospital, OrgKind.enterprise,
-                                  OrgKind.bank], ids=lambda k: k.value)
+@KINDS
 def test_invalid_requests_never_give_a_5xx(app, world, kind, record_property):
     """Requests that break the schema (wrong types, missing fields, bad headers) are refused
     with a 4xx problem, never a 5xx."""
-    ids, tokens = world
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
-    tally = Tally()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        tally.operations += 1
-        fixed = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
-        strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE,
-                                         path_parameters=fixed or None)
-        _exercise(operation, strategy, tokens[kind], tally, checks=[not_a_server_error],
-                  examples=NEGATIVE_EXAMPLES)
-    summary = (f"schemathesis negative {kind.value}: {tally.operations} operations, "
-               f"{tally.cases} cases, statuses {dict(sorted(tally.statuses.items()))}, "
-               f"{len(tally.failures)} failing operations")
-    print(summary)
-    record_property("schemathesis_negative", summary)
+    tally = _run(app, world, kind, "invalid", record_property)
     assert not tally.failures, "\n\n".join(f"{k}: {v}" for k, v in tally.failures.items())
 
 

@@ -54,3 +54,18 @@ def test_a_move_takes_if_match_too(client, session):
     moved = client.post(url, headers=headers | {"If-Match": f'W/"{app.version}"'}, json={})
     assert moved.status_code == 200, moved.json
     assert moved.json["status"] == "submitted"
+
+
+def test_price_evidence_is_replaced_only_from_the_version_read(client, session):
+    w = world(session)
+    app = draft(session, w.op, product(session, w.company))
+    headers = api_token(session, w.company, APP_READ, APP_EDIT)
+    url = f"{API}/applications/{app.id}/evidence"
+    lines = {"lines": [{"province": "江苏", "price": "9.0000", "evidence_date": "2026-01-15",
+                        "document": "苏医保价〔2026〕1号"}]}
+    assert client.put(url, headers=headers, json=lines).status_code == 428
+    stale = client.put(url, headers=headers | {"If-Match": f'"{app.version + 1}"'}, json=lines)
+    assert stale.status_code == 409 and stale.json["current_version"] == app.version
+    done = client.put(url, headers=headers | {"If-Match": f'"{app.version}"'}, json=lines)
+    assert done.status_code == 200, done.json
+    assert done.headers["ETag"] == f'"{done.json["version"]}"' and done.json["version"] > app.version
