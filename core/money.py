@@ -43,6 +43,7 @@ __all__ = [
     "line_amount_fen",
     "line_amounts_total_fen",
     "round_half_up_fen",
+    "round_price",
     "sum_fen",
     "to_price",
     "yuan_to_fen",
@@ -153,6 +154,18 @@ def fen_to_yuan(fen: int) -> Decimal:
     return Decimal((sign, digits, -2))
 
 
+def round_price(value: Decimal | int) -> Decimal:
+    """A computed unit price (a unit comparable price, a price per smallest unit, a ratio of
+    prices) to 4 places, half away from zero: the one rounding of unit prices."""
+    _reject_float(value, "price")
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise TypeError(f"price must be Decimal or int, not {type(value).__name__}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError("cannot round a non-finite price")
+    return number.quantize(PRICE_PLACES, context=_ROUND)
+
+
 def round_half_up_fen(value: Decimal | int) -> int:
     """Round an amount in yuan to whole fen, half away from zero (``ROUND_HALF_UP``).
 
@@ -238,7 +251,7 @@ def format_price(price: Decimal | int) -> str:
     number = Decimal(price)
     if not number.is_finite():
         raise ValueError("cannot format a non-finite price")
-    shown = number.quantize(PRICE_PLACES, context=_ROUND)
+    shown = round_price(number)
     sign = "-" if shown < 0 else ""
     # "," grouping with the "f" type and no precision prints exactly the 4 quantized places.
     return f"{sign}¥{shown.copy_abs():,f}"

@@ -1,7 +1,7 @@
 """Organisation scoping of every read: ``readable_by(Model, actor)``.
 
 Each organisation-scoped model states who may read its rows with a classmethod
-``readable_clause(actor)``; every list and lookup starts from ``readable_by`` so the tenant
+``readable_clause(actor)``, built from the rules here (``bureau_or_own`` for most); every list and lookup starts from ``readable_by`` so the tenant
 filter cannot be forgotten. Rows outside the caller's scope answer 404, never 403: their
 existence is not revealed.
 """
@@ -15,10 +15,28 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.errors import NotFound
 from core.labels import model_term
-from core.models import ApiToken, Job, Organisation, User
+from core.models import ApiToken, AuditLog, Job, Organisation, User
 from core.permissions import Actor
 
 T = TypeVar("T")
+
+
+def bureau_or_own(actor: Actor, *owners: Any) -> Any:
+    """The rule most rows follow: the bureau reads them all, any other organisation those
+    where one of the ``owners`` columns is its own."""
+    if actor.is_bureau:
+        return sa.true()
+    return sa.or_(*(column == actor.org_id for column in owners))
+
+
+def own_only(actor: Actor, owner: Any) -> Any:
+    """Rows only their own organisation reads — the bureau too reads only its own."""
+    return owner == actor.org_id
+
+
+def bureau_only(actor: Actor) -> Any:
+    """Rows only the bureau reads (its working copies, e.g. allocation runs)."""
+    return sa.true() if actor.is_bureau else sa.false()
 
 
 def _clause_for(model: type, actor: Actor) -> Any:
@@ -29,8 +47,6 @@ def _clause_for(model: type, actor: Actor) -> Any:
         return fn(actor)
     if model in _CLAUSES:
         return _CLAUSES[model](actor)
-    if hasattr(model, "org_id"):
-        return model.org_id == actor.org_id
     raise TypeError(f"{model.__name__} declares no read scope")
 
 
@@ -54,9 +70,11 @@ def get_readable(session: Session, model: type[T], obj_id: Any, actor: Actor,
 
 # Scopes of the kernel's own tables (business models define readable_clause themselves).
 _CLAUSES = {
-    # The bureau sees every organisation; others see their own.
-    Organisation: lambda a: sa.true() if a.is_bureau else Organisation.id == a.org_id,
-    User: lambda a: sa.true() if a.is_bureau else User.org_id == a.org_id,
-    ApiToken: lambda a: ApiToken.org_id == a.org_id,
-    Job: lambda a: sa.true() if a.is_bureau else Job.org_id == a.org_id,
+    Organisation: lambda a: bureau_or_own(a, Organisation.id),
+    User: lambda a: bureau_or_own(a, User.org_id),
+    Job: lambda a: bureau_or_own(a, Job.org_id),
+    # A token's secret powers are its organisation's business alone.
+    ApiToken: lambda a: own_only(a, ApiToken.org_id),
+    # Each organisation reads the trail of its own actions (the bureau's pages add more).
+    AuditLog: lambda a: own_only(a, AuditLog.org_id),
 }

@@ -9,6 +9,7 @@
   Chinese headers and statuses, frozen header row.
 * Every writer puts its cells through :func:`safe_cell` (CSV) or :func:`append_safe_row`
   (.xlsx), so text such as ``=cmd|' /C calc'!A0`` is shown as text, never run as a formula.
+* :class:`CsvFile` reads a CSV file of a command-line tool line by line, its header checked.
 
 Values are returned as stripped strings; parsing them (codes, prices, dates) is the caller's
 business, so every module validates with its own rules and reports every problem at once.
@@ -30,8 +31,9 @@ from core.errors import ErrorCollector, FieldError, Invalid
 from core.i18n import N_, Message
 from core.types import INT_MAX
 
-__all__ = ["MAX_ROWS", "Column", "Fen", "append_safe_row", "errors_csv", "formula_like",
-           "read_table", "rows_csv", "rows_xlsx", "safe_cell", "template_xlsx", "whole_number"]
+__all__ = ["MAX_ROWS", "Column", "CsvFile", "CsvFileError", "Fen", "append_safe_row",
+           "errors_csv", "formula_like", "header_problems", "read_table", "rows_csv", "rows_xlsx",
+           "safe_cell", "template_xlsx", "whole_number"]
 
 #: The largest number of data rows an upload may have (the header not counted).
 MAX_ROWS = 200_000
@@ -488,3 +490,100 @@ def rows_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]],
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# --- CSV files of the command-line tools -------------------------------------------------------
+
+class CsvFileError(Exception):
+    """A CSV file a command-line tool cannot read; ``line`` is the 1-based line (the header is
+    line 1), None for the whole file."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def header_problems(names: Sequence[str], columns: Sequence[str]) -> str | None:
+    """What is wrong with a header that must name exactly ``columns`` (any order, each once)."""
+    missing = [c for c in columns if c not in names]
+    extra = [n for n in names if n not in columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    parts = []
+    if missing:
+        parts.append("missing column(s) " + ", ".join(missing))
+    if extra:
+        parts.append("unexpected column(s) " + ", ".join(repr(n) for n in extra))
+    if duplicates:
+        parts.append("duplicate column(s) " + ", ".join(duplicates))
+    return "; ".join(parts) or None
+
+
+class CsvFile:
+    """A UTF-8 CSV file (a byte-order mark allowed) that a command-line tool reads line by
+    line, without loading it: ``with CsvFile(path, columns) as f: for cells in f.rows: …``.
+
+    The header must name exactly ``columns`` (in any order, each once). ``rows`` gives every
+    line after it (blank ones too, for the caller to skip) — with ``reorder``, in ``columns``
+    order (a line of another width as it is, for the caller to report); ``line`` is the current
+    line number, ``header`` the header as written, ``names`` its stripped names, ``had_bom``
+    whether the file starts with a byte-order mark. A file that cannot be opened, text that is
+    not UTF-8, malformed CSV or a wrong header raise ``CsvFileError`` with the line."""
+
+    def __init__(self, path: Any, columns: Sequence[str], *, reorder: bool = False,
+                 expected: str = "Expected: ") -> None:
+        self.path, self.columns, self.reorder, self.expected = path, tuple(columns), reorder, \
+            expected
+        self.had_bom = False
+        self.header: list[str] = []
+        self.names: list[str] = []
+        self.rows: Iterator[list[str]] = iter(())
+        self._fh: Any = None
+        self._reader: Any = None
+
+    @property
+    def line(self) -> int:
+        return int(self._reader.line_num) if self._reader is not None else 0
+
+    def __enter__(self) -> CsvFile:
+        try:
+            with self.path.open("rb") as raw:
+                self.had_bom = raw.read(len(_UTF8_BOM)) == _UTF8_BOM
+            self._fh = self.path.open(encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise CsvFileError(f"cannot read the file: {exc.strerror or exc}") from None
+        try:
+            self._reader = csv.reader(self._fh, strict=True)
+            header = next(self._reader, None)
+            if header is None:
+                raise CsvFileError("the file is empty; expected a header row "
+                                   + ",".join(self.columns), line=1)
+            self.header, self.names = header, [h.strip() for h in header]
+            problem = header_problems(self.names, self.columns)
+            if problem:
+                raise CsvFileError(f"{problem}. {self.expected}{','.join(self.columns)}", line=1)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
+            raise
+        pos = [self.names.index(c) for c in self.columns]
+        if not self.reorder or pos == list(range(len(self.columns))):
+            self.rows = self._reader  # the fast path: the reader itself
+        else:
+            self.rows = self._reordered(pos)
+        return self
+
+    def _reordered(self, pos: list[int]) -> Iterator[list[str]]:
+        width = len(pos)
+        for cells in self._reader:
+            yield [cells[i] for i in pos] if len(cells) == width else cells
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if isinstance(exc, csv.Error):
+            raise CsvFileError(f"malformed CSV: {exc}", line=self.line) from None
+        if isinstance(exc, UnicodeDecodeError):
+            raise CsvFileError(f"the file is not UTF-8 text ({exc.reason} at byte "
+                               f"{exc.start})") from None
+        return False

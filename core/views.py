@@ -27,7 +27,6 @@ from core import services
 from core.auth import AccountLocked, LoginFailed, LoginPolicy, authenticate
 from core.codes import region_name
 from core.db import get_session
-from core.errors import Invalid
 from core.forms import parse
 from core.i18n import N_
 from core.labels import actor_label, kind_label, object_urls, status_label
@@ -51,7 +50,16 @@ from core.permissions import (
 )
 from core.scoping import get_readable, readable_by
 from core.todo import todos_for
-from core.web import acting, client_ip, current_actor, int_arg, requires, wants_xlsx, xlsx_download
+from core.web import (
+    acting,
+    attempt,
+    client_ip,
+    current_actor,
+    int_arg,
+    requires,
+    wants_xlsx,
+    xlsx_download,
+)
 
 bp = Blueprint("core", __name__)
 
@@ -81,20 +89,19 @@ def login():
             user = authenticate(session, request.form.get("username", ""),
                                 request.form.get("password", ""), client_ip(), policy)
         except AccountLocked as exc:
-            session.commit()  # keep the failure record
+            # A refused login is an answer, not an error: the view returns normally, so the
+            # request owner commits the failure record (a brute force leaves its trace).
             from flask_babel import format_datetime
             error = _("Too many failed logins. This account is locked until %(time)s; "
                       "try again then or ask your organisation admin.",
                       time=format_datetime(exc.until, "HH:mm"))
             status = 429
         except LoginFailed:
-            session.commit()
             error = _("Wrong username or password.")
             status = 401
         else:
             from core.app import LoginUser
             login_user(LoginUser(user))
-            session.commit()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("core/login.html", error=error), status
 
@@ -172,15 +179,12 @@ def organisations():
 def organisation_new():
     errors: list = []
     if request.method == "POST":
-        try:
-            org = services.create_organisation(get_session(), acting(),
-                                               parse(services.OrgIn, request.form))
-        except Invalid as exc:
-            get_session().rollback()
-            errors = exc.errors
-        else:
-            flash(_("Organisation %(name)s created.", name=org.name), "success")
-            return redirect(url_for("core.organisation_detail", org_id=org.id))
+        done = attempt(lambda: services.create_organisation(
+            get_session(), acting(), parse(services.OrgIn, request.form)), others=False)
+        if done.ok:
+            flash(_("Organisation %(name)s created.", name=done.value.name), "success")
+            return redirect(url_for("core.organisation_detail", org_id=done.value.id))
+        errors = done.errors
     return render_template("core/organisation_form.html", org=None, form=request.form,
                            errors=errors, kinds=list(OrgKind)), 422 if errors else 200
 
@@ -205,16 +209,13 @@ def organisation_edit(org_id: int):
     org = get_readable(session, Organisation, org_id, acting())
     errors: list = []
     if request.method == "POST":
-        try:
-            services.update_organisation(session, acting(), org_id,
-                                         parse(services.OrgIn, request.form),
-                                         expected_version=int_arg("version"))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        else:
+        done = attempt(lambda: services.update_organisation(
+            session, acting(), org_id, parse(services.OrgIn, request.form),
+            expected_version=int_arg("version")), others=False)
+        if done.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("core.organisation_detail", org_id=org_id))
+        errors = done.errors
     form = request.form if request.method == "POST" else {
         **org.model_dump(), "kind": org.kind.value}
     return render_template("core/organisation_form.html", org=org, form=form, errors=errors,
@@ -260,15 +261,13 @@ def user_new(org_id: int):
     org = get_readable(session, Organisation, org_id, acting())
     errors: list = []
     if request.method == "POST":
-        try:
-            user = services.create_user(session, acting(), org.id,
-                                        parse(services.UserIn, request.form, lists=("roles",)))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        else:
-            flash(_("User %(name)s created.", name=user.username), "success")
-            return redirect(url_for("core.user_detail", user_id=user.id))
+        done = attempt(lambda: services.create_user(
+            session, acting(), org.id, parse(services.UserIn, request.form, lists=("roles",))),
+            others=False)
+        if done.ok:
+            flash(_("User %(name)s created.", name=done.value.username), "success")
+            return redirect(url_for("core.user_detail", user_id=done.value.id))
+        errors = done.errors
     return render_template("core/user_form.html", org=org, user=None, form=request.form,
                            errors=errors, all_roles=roles_for_kind(org.kind),
                            role_labels=role_labels(),
@@ -286,16 +285,13 @@ def user_detail(user_id: int):
     if request.method == "POST":
         if not actor.can(USER_MANAGE):
             abort(403)
-        try:
-            services.update_user(session, actor, user.id,
-                                 parse(services.UserUpdate, request.form, lists=("roles",)),
-                                 expected_version=int_arg("version"))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
-        else:
+        done = attempt(lambda: services.update_user(
+            session, actor, user_id, parse(services.UserUpdate, request.form, lists=("roles",)),
+            expected_version=int_arg("version")), others=False)
+        if done.ok:
             flash(_("Saved."), "success")
-            return redirect(url_for("core.user_detail", user_id=user.id))
+            return redirect(url_for("core.user_detail", user_id=user_id))
+        errors = done.errors
     selected = request.form.getlist("roles") if request.method == "POST" else \
         services.roles_by_user(session, [user.id])[user.id]
     form = request.form if request.method == "POST" else user.model_dump()
@@ -316,16 +312,15 @@ def user_disable(user_id: int, action: str):
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
 @requires(USER_MANAGE)
 def user_reset_password(user_id: int):
-    try:
-        user = services.reset_password(get_session(), acting(), user_id,
-                                       request.form.get("password", ""))
-    except Invalid as exc:
-        get_session().rollback()
-        for e in exc.errors:
+    done = attempt(lambda: services.reset_password(get_session(), acting(), user_id,
+                                                   request.form.get("password", "")),
+                   others=False)
+    if not done.ok:
+        for e in done.errors:
             flash(_(e.message), "error")
         return redirect(url_for("core.user_detail", user_id=user_id))
-    flash(_("Password of %(name)s reset; the user's sessions were ended.", name=user.username),
-          "success")
+    flash(_("Password of %(name)s reset; the user's sessions were ended.",
+            name=done.value.username), "success")
     return redirect(url_for("core.user_detail", user_id=user_id))
 
 
@@ -335,18 +330,15 @@ def account():
     actor = acting()
     errors: list = []
     if request.method == "POST":
-        try:
-            user = services.change_own_password(get_session(), actor,
-                                                request.form.get("current_password", ""),
-                                                request.form.get("new_password", ""))
-        except Invalid as exc:
-            get_session().rollback()
-            errors = exc.errors
-        else:
+        done = attempt(lambda: services.change_own_password(
+            get_session(), actor, request.form.get("current_password", ""),
+            request.form.get("new_password", "")), others=False)
+        if done.ok:
             from core.app import LoginUser
-            login_user(LoginUser(user))  # the epoch changed: renew this session only
+            login_user(LoginUser(done.value))  # the epoch changed: renew this session only
             flash(_("Password changed."), "success")
             return redirect(url_for("core.account"))
+        errors = done.errors
     org = get_session().get(Organisation, actor.org_id)
     return render_template("core/account.html", org=org, errors=errors,
                            role_labels=role_labels()), 422 if errors else 200
@@ -362,12 +354,12 @@ def tokens():
     errors: list = []
     secret = None
     if request.method == "POST":
-        try:
-            _token, secret = services.create_token(
-                session, actor, parse(services.TokenIn, request.form, lists=("scopes",)))
-        except Invalid as exc:
-            session.rollback()
-            errors = exc.errors
+        done = attempt(lambda: services.create_token(
+            session, actor, parse(services.TokenIn, request.form, lists=("scopes",))),
+            others=False)
+        if done.ok:
+            _token, secret = done.value
+        errors = done.errors
     return render_template("core/tokens.html", tokens=services.list_tokens(session, actor),
                            scopes=grantable_scopes(actor.org_kind, actor.roles),
                            descriptions=declared_permissions(), secret=secret,

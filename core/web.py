@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from core.auth import actor_for_token, actor_for_user
-from core.db import commit_request_session, get_session
+from core.db import commit_request_session, get_session, rollback_request_session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from core.permissions import AUTHENTICATED, PUBLIC, Actor, is_declared
 from core.types import INT_MAX
@@ -66,7 +66,9 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
     """Declare and enforce the permission of a view or API route, and own its transaction.
 
     The view runs; if it returns normally the request's session is committed once, before the
-    response leaves; any exception rolls everything back (teardown). Services never commit.
+    response leaves; a domain error rolls everything back before its error page is rendered
+    (any other exception, at teardown). Services never commit, views never commit or roll
+    back: a page that shows a refusal itself calls the service through ``attempt``.
     """
     if not is_declared(permission):
         raise ValueError(f"undeclared permission {permission!r}")
@@ -88,7 +90,12 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 if not actor.can(permission):
                     raise Forbidden("you do not have the permission for this page",
                                     permission=permission)
-            rv = view(*args, **kwargs)
+            try:
+                rv = view(*args, **kwargs)
+            except DomainError:
+                # A refusal leaves nothing behind, and the error page reads a clean session.
+                rollback_request_session()
+                raise
             commit_request_session()
             return rv
 
@@ -207,11 +214,13 @@ __all__ = ["requires", "current_actor", "mark_public", "register_error_handlers"
 @dataclass
 class Attempt:
     """The outcome of a service call made from a page: ``ok`` with its ``value``, or refused
-    (rolled back) with the ``errors`` of the form's fields."""
+    (rolled back) with the ``errors`` of the form's fields and the refusal's HTTP ``status``
+    for the page that shows it."""
 
     ok: bool
     value: Any = None
     errors: list[Any] = field(default_factory=list)
+    status: int = 200
 
 
 def flash_error(exc: DomainError) -> None:
@@ -228,18 +237,22 @@ def flash_error(exc: DomainError) -> None:
         flash(exc.message(), "error")
 
 
-def attempt(call: Callable[[], Any], *, form: bool = True) -> Attempt:
-    """Run ``call``; on a domain error roll the request's work back. With ``form`` the field
-    errors of an ``Invalid`` come back for the form to show beside its fields; every other
-    refusal (and, without ``form``, field errors too) is flashed."""
+def attempt(call: Callable[[], Any], *, form: bool = True, others: bool = True) -> Attempt:
+    """The one way a page calls a service from a form: run ``call``; on a domain error roll
+    the request's work back. With ``form`` the field errors of an ``Invalid`` come back for the
+    form to show beside its fields; every other refusal (and, without ``form``, field errors
+    too) is flashed for the page to show — or, with ``others=False``, goes on to the error
+    page (``requires`` has rolled back)."""
     try:
         return Attempt(True, call())
     except DomainError as exc:
-        get_session().rollback()
+        rollback_request_session()
         if form and isinstance(exc, Invalid) and exc.errors:
-            return Attempt(False, errors=exc.errors)
+            return Attempt(False, errors=exc.errors, status=exc.status)
+        if not others:
+            raise
         flash_error(exc)
-        return Attempt(False)
+        return Attempt(False, status=exc.status)
 
 
 # --- query and form arguments -----------------------------------------------------------------

@@ -6,7 +6,6 @@ default rule parameters; it touches no database.
 from __future__ import annotations
 
 import csv
-import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from core.tabular import CsvFile, CsvFileError
 from listing.price_rules import (
     DEFAULT_LISTING_RULES,
     PriceRuleError,
@@ -37,7 +37,6 @@ INPUT_COLUMNS: tuple[str, ...] = (
 #: The columns ``price-check`` appends to each row.
 OUTPUT_COLUMNS: tuple[str, ...] = ("k_form", "k_content", "k_volume", "k_units", "cap_price")
 
-_BOM = b"\xef\xbb\xbf"
 
 
 class CsvError(Exception):
@@ -113,53 +112,25 @@ class _Table:
     had_bom: bool
 
 
-def _check_header(header: list[str]) -> list[str]:
-    names = [name.strip() for name in header]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    missing = [c for c in INPUT_COLUMNS if c not in names]
-    extra = [n for n in names if n not in INPUT_COLUMNS]
-    problems = []
-    if missing:
-        problems.append("missing column(s) " + ", ".join(missing))
-    if extra:
-        problems.append("unexpected column(s) " + ", ".join(repr(n) for n in extra))
-    if duplicates:
-        problems.append("duplicate column(s) " + ", ".join(duplicates))
-    if problems:
-        raise CsvError("; ".join(problems) + ". Expected exactly: " + ",".join(INPUT_COLUMNS),
-                       line=1)
-    return names
-
-
 def price_check_file(input_path: Path) -> _Table:
     """Read ``input_path`` and compute the output table; raises :class:`CsvError`."""
-    raw = input_path.read_bytes()
-    had_bom = raw.startswith(_BOM)
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise CsvError("the file is empty; expected a header row", line=1)
-        names = _check_header(header)
-        rows: list[list[str]] = []
-        for cells in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # blank line
-            if len(cells) != len(names):
-                raise CsvError(f"expected {len(names)} cells, found {len(cells)}", line=line)
-            row = dict(zip(names, cells, strict=True))
-            try:
-                rows.append([*cells, *_price_row(row)])
-            except PriceRuleError as exc:
-                raise CsvError(exc.message, line=line, field=exc.field) from None
-    except csv.Error as exc:
-        raise CsvError(f"malformed CSV: {exc}", line=reader.line_num) from None
-    return _Table(header=[*header, *OUTPUT_COLUMNS], rows=rows, had_bom=had_bom)
+        with CsvFile(input_path, INPUT_COLUMNS, expected="Expected exactly: ") as f:
+            rows: list[list[str]] = []
+            for cells in f.rows:
+                if not any(cell.strip() for cell in cells):
+                    continue  # blank line
+                if len(cells) != len(f.names):
+                    raise CsvError(f"expected {len(f.names)} cells, found {len(cells)}",
+                                   line=f.line)
+                row = dict(zip(f.names, cells, strict=True))
+                try:
+                    rows.append([*cells, *_price_row(row)])
+                except PriceRuleError as exc:
+                    raise CsvError(exc.message, line=f.line, field=exc.field) from None
+    except CsvFileError as exc:
+        raise CsvError(exc.message, line=exc.line) from None
+    return _Table(header=[*f.header, *OUTPUT_COLUMNS], rows=rows, had_bom=f.had_bom)
 
 
 def _write_atomically(path: Path, table: _Table) -> None:

@@ -227,6 +227,9 @@ TERMS: tuple[str, ...] = (
     N_('Only PDF, JPEG and PNG files are accepted.'),  # upload error (storage.py)
     N_('The file is larger than 10 MB.'),  # upload error (storage.py)
     N_('Product catalogue'),  # nav item
+    N_('catalogue_product.activate'),  # audit action (services.PRODUCT_FLOW)
+    N_('catalogue_product.retire'),  # audit action
+    N_('catalogue_product.propose_again'),  # audit action
 )
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from core.models import Stamped, Versioned, enum_field, ts_field
 from core.money import Price
 from core.permissions import Actor
+from core.scoping import bureau_or_own, own_only
 
 
 class ProductKind(str, enum.Enum):
@@ -118,6 +119,11 @@ class ImportBatch(SQLModel, table=True):
     created_by: int | None = Field(default=None)
     created_at: datetime = ts_field()
 
+    @classmethod
+    def readable_clause(cls, actor: Actor) -> Any:
+        # An import report is its uploader organisation's (the bureau's catalogue office).
+        return own_only(actor, cls.org_id)
+
 
 class ReferencePrice(SQLModel, table=True):
     """A listing or winning price of a product in another province (参考价格), with its source."""
@@ -198,9 +204,7 @@ class Application(Versioned, Stamped, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        if actor.is_bureau:
-            return sa.true()
-        return cls.org_id == actor.org_id
+        return bureau_or_own(actor, cls.org_id)
 
 
 class PriceEvidence(SQLModel, table=True):
@@ -263,10 +267,8 @@ class Objection(Versioned, Stamped, table=True):
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
         # The objector, and the applicant it is raised against (to know and answer it).
-        if actor.is_bureau:
-            return sa.true()
         own_applications = sa.select(Application.id).where(Application.org_id == actor.org_id)
-        return sa.or_(cls.org_id == actor.org_id, cls.application_id.in_(own_applications))
+        return sa.or_(bureau_or_own(actor, cls.org_id), cls.application_id.in_(own_applications))
 
 
 class Attachment(SQLModel, table=True):
@@ -290,9 +292,7 @@ class Attachment(SQLModel, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        if actor.is_bureau:
-            return sa.true()
-        return cls.org_id == actor.org_id
+        return bureau_or_own(actor, cls.org_id)
 
 
 class ListingStatus(str, enum.Enum):

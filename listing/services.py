@@ -90,6 +90,16 @@ OBJECTION_FLOW = Workflow("objection", ObjectionStatus, [
     Move.of("dismiss", ObjectionStatus.open, ObjectionStatus.dismissed, OBJECTION_RESOLVE),
 ])
 
+P = ProductStatus
+#: A catalogue product (目录产品) a company proposes inside a new-listing application: the
+#: listing's completion makes it active; a rejected or withdrawn proposal retires it, and a
+#: resubmitted application proposes it again. The application's own moves decide who may.
+PRODUCT_FLOW = Workflow("catalogue_product", ProductStatus, [
+    Move.of("activate", [P.proposed, P.retired], P.active),
+    Move.of("retire", P.proposed, P.retired),
+    Move.of("propose_again", P.retired, P.proposed),
+])
+
 L = ListingStatus
 #: The listing workflow: listed ⇄ suspended → delisted. ``relist`` and ``withdraw_listing``
 #: are made by completed relisting / delisting applications.
@@ -352,10 +362,13 @@ def _propose_product(session: Session, actor: Actor, org: Organisation,
                                      and existing.status != ProductStatus.active):
         raise Invalid.one("new_product.code",
                           "This code is already in the catalogue; choose the product instead.")
-    product = existing or Product(code=code, kind=kind, manufacturer_name=org.name, spec="")
+    product = existing or Product(code=code, kind=kind, manufacturer_name=org.name, spec="",
+                                  status=ProductStatus.proposed)
     for name, value in data.model_dump().items():
         setattr(product, name, value)
-    product.code, product.kind, product.status = code, kind, ProductStatus.proposed
+    product.code, product.kind = code, kind
+    if product.status == ProductStatus.retired:
+        PRODUCT_FLOW.transition(session, product, "propose_again", actor)
     product.proposed_by_org_id = org.id
     product.mah_org_id, product.mah_name, product.mah_code = org.id, org.name, org.code
     product.group_code = consumable_group_code(code) if kind == ProductKind.consumable else None
@@ -581,8 +594,7 @@ def submit(session: Session, actor: Actor, app_id: int, *,
         if app.kind == ApplicationKind.new_listing:
             product = session.get(Product, app.product_id)
             if product is not None and product.status == ProductStatus.retired:
-                product.status = ProductStatus.proposed
-                session.add(product)
+                PRODUCT_FLOW.transition(session, product, "propose_again", actor)
         errors.raise_if_any()
         if app.proposed_price is not None:
             check = run_price_check(session, actor, app, CheckStage.submit)
@@ -606,16 +618,14 @@ def withdraw(session: Session, actor: Actor, app_id: int, *, reason: str | None 
     app = _own_application(session, actor, app_id)
     APPLICATION_FLOW.transition(session, app, "withdraw", actor,
                                 expected_version=expected_version, reason=reason)
-    _retire_proposal(session, app)
+    _retire_proposal(session, actor, app)
     return app
 
 
-def _retire_proposal(session: Session, app: Application) -> None:
+def _retire_proposal(session: Session, actor: Actor, app: Application) -> None:
     product = session.get(Product, app.product_id)
     if product is not None and product.status == ProductStatus.proposed:
-        product.status = ProductStatus.retired
-        session.add(product)
-        session.flush()
+        PRODUCT_FLOW.transition(session, product, "retire", actor)
 
 
 def _reviewers(session: Session, actor: Actor) -> list[User]:
@@ -724,7 +734,7 @@ def reject(session: Session, actor: Actor, app_id: int, reason: str | None, *,
 
     APPLICATION_FLOW.transition(session, app, "reject", actor, reason=reason,
                                 expected_version=expected_version, before_commit=note)
-    _retire_proposal(session, app)
+    _retire_proposal(session, actor, app)
     return app
 
 
@@ -740,8 +750,7 @@ def _finish(session: Session, actor: Actor, app: Application) -> Application:
         org = session.get(Organisation, app.org_id)
         assert org is not None and app.proposed_price is not None
         if product.status != ProductStatus.active:
-            product.status = ProductStatus.active
-            session.add(product)
+            PRODUCT_FLOW.transition(session, product, "activate", actor)
         listing = Listing(
             product_id=product.id, org_id=app.org_id, category=app.category,
             price=app.proposed_price, product_code=product.code, product_kind=product.kind,
@@ -889,7 +898,7 @@ def resolve_objection(session: Session, actor: Actor, objection_id: int, upheld:
         APPLICATION_FLOW.transition(session, app, "uphold_objection", actor, reason=resolution,
                                     details={"objection_id": objection.id},
                                     before_commit=reject_note)
-        _retire_proposal(session, app)
+        _retire_proposal(session, actor, app)
         # The application is rejected: the other open objections against it are settled too.
         for other in session.exec(select(Objection).where(
                 Objection.application_id == app.id, Objection.status == ObjectionStatus.open,

@@ -60,6 +60,7 @@ from core.codes import (
 )
 from core.errors import Invalid
 from core.money import to_price
+from core.tabular import CsvFile, CsvFileError
 from procurement.allocation import (
     Allocation,
     GroupedProblem,
@@ -134,81 +135,31 @@ class _Codes:
         return code
 
 
-def _open_csv(path: Path, columns: tuple[str, ...], problems: list[InputProblem],
-              ) -> tuple[Any, Any, list[int] | None] | None:
-    """Open ``path`` and check its header: (file, reader, positions of ``columns`` or None when
-    they are in order), or None after recording the problem."""
-    name = path.name
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        problems.append(InputProblem(name, None, None,
-                                     f"cannot read the file: {exc.strerror or exc}"))
-        return None
-    reader = csv.reader(fh, strict=True)
-    try:
-        header = next(reader, None)
-    except UnicodeDecodeError as exc:
-        fh.close()
-        problems.append(InputProblem(
-            name, None, None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"))
-        return None
-    except csv.Error as exc:
-        fh.close()
-        problems.append(InputProblem(name, 1, None, f"malformed CSV: {exc}"))
-        return None
-    if header is None:
-        fh.close()
-        problems.append(InputProblem(name, 1, None, "the file is empty; expected a header row "
-                                     + ",".join(columns)))
-        return None
-    names = [h.strip() for h in header]
-    missing = [c for c in columns if c not in names]
-    extra = [n for n in names if n not in columns]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if missing or extra or dup:
-        fh.close()
-        parts = []
-        if missing:
-            parts.append("missing column(s) " + ", ".join(missing))
-        if extra:
-            parts.append("unexpected column(s) " + ", ".join(map(repr, extra)))
-        if dup:
-            parts.append("duplicate column(s) " + ", ".join(dup))
-        problems.append(InputProblem(name, 1, None,
-                                     "; ".join(parts) + ". Expected: " + ",".join(columns)))
-        return None
-    pos = [names.index(c) for c in columns]
-    return fh, reader, (None if pos == list(range(len(columns))) else pos)
-
-
 class _Table:
     """One input file: ``with _Table(...) as t: for cells in t.rows: …`` gives each line's
     cells in ``columns`` order (``t.line`` is the current line number). The caller checks the
-    cell count and calls :meth:`bad_width`; CSV and encoding errors end the file and are
-    recorded as problems; the file is closed on exit."""
+    cell count and calls :meth:`bad_width`; a file that cannot be read ends and is recorded
+    as a problem (``core.tabular.CsvFile`` reads it); the file is closed on exit."""
 
     def __init__(self, path: Path, columns: tuple[str, ...],
                  problems: list[InputProblem]) -> None:
         self.name = path.name
         self.width = len(columns)
         self.problems = problems
-        self.fh = None
-        self.reader: Any = None
+        self.file: CsvFile | None = CsvFile(path, columns, reorder=True)
         self.rows: Iterator[list[str]] = iter(())
-        opened = _open_csv(path, columns, problems)
-        if opened is not None:
-            self.fh, self.reader, pos = opened
-            self.rows = self.reader if pos is None else self._reordered(pos)
+        try:
+            self.rows = self.file.__enter__().rows
+        except CsvFileError as exc:
+            self.file = None
+            self._problem(exc)
 
-    def _reordered(self, pos: list[int]) -> Iterator[list[str]]:
-        width = self.width
-        for cells in self.reader:
-            yield [cells[i] for i in pos] if len(cells) == width else cells
+    def _problem(self, exc: CsvFileError) -> None:
+        self.problems.append(InputProblem(self.name, exc.line, None, exc.message))
 
     @property
     def line(self) -> int:
-        return int(self.reader.line_num) if self.reader is not None else 0
+        return self.file.line if self.file is not None else 0
 
     def bad_width(self, cells: list[str]) -> None:
         if any(c.strip() for c in cells):  # blank lines are skipped silently
@@ -219,18 +170,13 @@ class _Table:
         return self
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        if self.fh is not None:
-            self.fh.close()
-        if isinstance(exc, csv.Error):
-            self.problems.append(InputProblem(self.name, self.line, None,
-                                              f"malformed CSV: {exc}"))
+        if self.file is None:
+            return False
+        try:
+            return self.file.__exit__(kind, exc, tb)
+        except CsvFileError as error:
+            self._problem(error)
             return True
-        if isinstance(exc, UnicodeDecodeError):
-            self.problems.append(InputProblem(
-                self.name, None, None,
-                f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"))
-            return True
-        return False
 
 
 def _product_code(raw: str, field: str = "product_code") -> str:

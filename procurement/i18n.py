@@ -132,6 +132,12 @@ TERMS: tuple[str, ...] = (
     N_('the publicity of vbp_batch %(id)s runs until %(day)s'),  # services.move_batch
     N_('vbp_batch %(id)s is not at this step of the allocation'),  # services_award
     N_('This winner is ranked twice.'),  # message (api.py)
+    N_('vbp_bid.resubmit'),  # audit action (services.BID_FLOW)
+    N_('vbp_allocation_run.start'),  # audit action (services_allocation.RUN_FLOW)
+    N_('vbp_allocation_run.solve'),  # audit action
+    N_('vbp_allocation_run.find_infeasible'),  # audit action
+    N_('vbp_allocation_run.publish'),  # audit action
+    N_('vbp_allocation_run.supersede'),  # audit action
 )
 
 

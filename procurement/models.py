@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from core.models import Stamped, Versioned, enum_field, ts_field
 from core.money import Price
 from core.permissions import Actor
+from core.scoping import bureau_only, bureau_or_own
 
 
 class BatchStatus(str, enum.Enum):
@@ -34,6 +35,20 @@ class AwardStage(str, enum.Enum):
     regions = "regions"      # winners pick supply regions in ucp order
     choice = "choice"        # hospitals rank the winners serving them; allocation runs
     agreements = "agreements"  # the allocation is published as agreements to sign
+
+
+#: Batch statuses in which the results are public (拟中选公示 onwards).
+PUBLIC_RESULT_STATUSES = (BatchStatus.publicizing, BatchStatus.allocating,
+                          BatchStatus.executing, BatchStatus.closed)
+
+
+def results_public(batch_id: Any, actor: Actor) -> Any:
+    """The read rule of a batch's award rows: the bureau reads them all; anyone else those of
+    batches whose results are public."""
+    if actor.is_bureau:
+        return sa.true()
+    return batch_id.in_(sa.select(Batch.id).where(
+        Batch.status.in_(PUBLIC_RESULT_STATUSES)))  # type: ignore[attr-defined]
 
 
 class Batch(Versioned, Stamped, table=True):
@@ -115,9 +130,7 @@ class VolumeReport(Versioned, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        if actor.is_bureau:
-            return sa.true()
-        return cls.org_id == actor.org_id
+        return bureau_or_own(actor, cls.org_id)
 
 
 class BidStatus(str, enum.Enum):
@@ -153,9 +166,7 @@ class Bid(Versioned, table=True):
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
         # Whether the price may be read is decided per batch by the services.
-        if actor.is_bureau:
-            return sa.true()
-        return cls.org_id == actor.org_id
+        return bureau_or_own(actor, cls.org_id)
 
 
 # --- award: selection, winners, supply regions, hospital choice --------------------------------
@@ -184,9 +195,9 @@ class Selection(SQLModel, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        # Results are public from the proposed-winner publicity on; the services check the
-        # batch status, this clause only keeps the bureau's working copy to the bureau.
-        return sa.true()
+        # The bureau's working copy until the proposed-winner publicity; public from then on
+        # (what a party reads of it is ``services_award.selection_view``).
+        return results_public(cls.batch_id, actor)
 
 
 class Winner(SQLModel, table=True):
@@ -210,7 +221,8 @@ class Winner(SQLModel, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        return sa.true()
+        # Winners are published with the proposed-winner publicity.
+        return results_public(cls.batch_id, actor)
 
 
 class SupplyRole(str, enum.Enum):
@@ -239,7 +251,8 @@ class RegionPick(SQLModel, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        return sa.true()
+        # Who supplies which region is public, like the winners (picked once results are final).
+        return results_public(cls.batch_id, actor)
 
 
 class Choice(SQLModel, table=True):
@@ -259,9 +272,7 @@ class Choice(SQLModel, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        if actor.is_bureau:
-            return sa.true()
-        return cls.org_id == actor.org_id
+        return bureau_or_own(actor, cls.org_id)
 
 
 # --- allocation runs and agreements ----------------------------------------------------------
@@ -301,7 +312,7 @@ class AllocationRun(Versioned, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        return sa.true() if actor.is_bureau else sa.false()
+        return bureau_only(actor)
 
 
 class AllocationLine(SQLModel, table=True):
@@ -358,6 +369,5 @@ class Agreement(Versioned, Stamped, table=True):
 
     @classmethod
     def readable_clause(cls, actor: Actor) -> Any:
-        if actor.is_bureau:
-            return sa.true()
-        return sa.or_(cls.hospital_id == actor.org_id, cls.enterprise_id == actor.org_id)
+        # The bureau, and the two parties of the agreement.
+        return bureau_or_own(actor, cls.hospital_id, cls.enterprise_id)

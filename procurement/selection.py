@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Context, Decimal
 
+from core.money import round_price
 from procurement.rules import ProcurementRuleParams
 
 _CTX = Context(prec=40)
-_Q4 = Decimal("0.0001")
 
 WON_MULTIPLIER = "won_multiplier"      # ucp ≤ multiplier × anchor
 WON_FLOOR = "won_floor"                # ucp ≤ the price floor
@@ -57,7 +57,7 @@ class Selection:
 
     def to_dict(self) -> dict:
         def q(d: Decimal) -> str:
-            return format(d.quantize(_Q4, rounding=ROUND_HALF_UP), "f")
+            return format(round_price(d), "f")
         return {"bidders": self.bidders, "anchor": q(self.anchor), "anchor_rule": self.anchor_rule,
                 "mean": q(self.mean), "sd": q(self.sd), "threshold": q(self.threshold),
                 "cap": self.cap,
@@ -96,7 +96,7 @@ def select_winners(bids: Sequence[Bid], params: ProcurementRuleParams) -> Select
         params.zero_volume_sd, sd)
     verdicts = []
     for rank, bid in enumerate(ranked, start=1):
-        ratio = _CTX.divide(bid.ucp, anchor).quantize(_Q4, rounding=ROUND_HALF_UP)
+        ratio = round_price(_CTX.divide(bid.ucp, anchor))
         zero = False
         if rank > cap:
             won, rule = False, LOST_CAP

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
@@ -17,7 +17,7 @@ from core import audit, rules
 from core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Invalid, NotFound
 from core.labels import model_term, status_term
 from core.models import Organisation, OrgKind, OrgStatus
-from core.money import PositivePrice
+from core.money import PositivePrice, round_price
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
@@ -60,7 +60,15 @@ BATCH_FLOW = Workflow("vbp_batch", BatchStatus, [
             B.cancelled, BATCH_MANAGE),
 ])
 
-_Q4 = Decimal("0.0001")
+#: A bid's status (投标): the company withdraws it and may bid again while bidding is open; the
+#: bureau disqualifies it during evaluation or publicity. Replacing a submitted bid changes its
+#: price, not its status.
+BID_FLOW = Workflow("vbp_bid", BidStatus, [
+    Move.of("withdraw", BidStatus.submitted, BidStatus.withdrawn, BID_EDIT),
+    Move.of("resubmit", BidStatus.withdrawn, BidStatus.submitted, BID_EDIT),
+    Move.of("disqualify", BidStatus.submitted, BidStatus.disqualified, BATCH_MANAGE),
+])
+
 
 
 def current_rules(session: Session) -> rules.Rules[ProcurementRuleParams]:
@@ -435,6 +443,42 @@ def submit_report(session: Session, actor: Actor, batch_product_id: int, data: R
                           expected_version=expected_version, version_required=version_required)
 
 
+def save_report_rows(session: Session, actor: Actor, batch_id: int,
+                     rows: dict[int, dict[str, str]], *, only: int | None = None,
+                     now: datetime | None = None) -> int:
+    """Save the rows a hospital filled in on the report form (报量表), by batch product id
+    (with ``only``, that one row). All or nothing: with a problem on any row nothing is saved
+    and every problem is raised, its ``row`` the batch product's id. A blank row is skipped
+    and an unchanged one makes no new version. Returns how many rows were saved."""
+    from core.forms import parse
+
+    stored = {r.batch_product_id: r for r in session.exec(readable_by(VolumeReport, actor).where(
+        VolumeReport.batch_id == batch_id, VolumeReport.org_id == actor.org_id))}
+    errors: list[FieldError] = []
+    saved = 0
+    for p in batch_products(session, actor, batch_id):
+        if only is not None and p.id != only:
+            continue
+        raw = {k: (v or "").strip() for k, v in rows.get(p.id, {}).items()}
+        if not any(raw.values()):
+            if only is not None:
+                errors.append(FieldError("demand", "Fill in the row before saving it.", p.id))
+            continue
+        try:
+            data = parse(ReportIn, {k: v for k, v in raw.items() if v})
+            old = stored.get(p.id)
+            if old is not None and all(getattr(old, k) == v
+                                       for k, v in data.model_dump().items()):
+                continue  # unchanged: no new version, no audit record
+            submit_report(session, actor, p.id, data, now=now)
+            saved += 1
+        except Invalid as exc:
+            errors += [FieldError(e.field, e.message, p.id) for e in exc.errors]
+    if errors:
+        raise Invalid(errors)
+    return saved
+
+
 REPORT_COLUMNS = (
     Column("product_code", ("品种编号",), required=True),
     Column("usage_last_year", ("上年用量",), required=True),
@@ -568,7 +612,7 @@ def unit_comparable_price(session: Session, bp: BatchProduct, product: Product,
         k = price_rules.k_factors(rep, listing_services.product_spec(product), params).product
     except price_rules.PriceRuleError as exc:
         raise Invalid.one("product_id", str(exc)) from None
-    return (package_price / k / bp.rep_units).quantize(_Q4, rounding=ROUND_HALF_UP)
+    return round_price(package_price / k / bp.rep_units)
 
 
 def bidding_open(batch: Batch, now: datetime | None = None) -> bool:
@@ -614,8 +658,10 @@ def submit_bid(session: Session, actor: Actor, batch_product_id: int, data: BidI
                   sequence=sequence, submitted_at=now, updated_at=now)
     else:
         bid.product_id, bid.package_price, bid.ucp = product.id, data.package_price, ucp
-        bid.capacity, bid.status, bid.sequence = data.capacity, BidStatus.submitted, sequence
+        bid.capacity, bid.sequence = data.capacity, sequence
         bid.submitted_at = bid.updated_at = now
+        if bid.status != BidStatus.submitted:
+            BID_FLOW.transition(session, bid, "resubmit", actor)
     session.add(bid)
     session.flush()
     # The audit trail records that a bid was made, never its price before the opening.
@@ -639,12 +685,7 @@ def withdraw_bid(session: Session, actor: Actor, bid_id: int, *,
     if bid.status != BidStatus.submitted:
         raise Conflict("vbp_bid %(id)s is already withdrawn", params={"id": bid.id},
                        current_status=bid.status.value)
-    bid.status, bid.updated_at = BidStatus.withdrawn, now or utcnow()
-    session.add(bid)
-    session.flush()
-    audit.record(session, actor, "vbp_bid.withdraw", "vbp_bid", bid.id,
-                 after={"status": bid.status.value}, org_id=actor.org_id)
-    return bid
+    return BID_FLOW.transition(session, bid, "withdraw", actor)
 
 
 @dataclass(frozen=True)

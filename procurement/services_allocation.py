@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -23,9 +23,10 @@ from sqlmodel import Session, func, select
 
 from core import audit, jobs
 from core.codes import region_name
-from core.errors import Conflict, Forbidden, Invalid
-from core.models import Job, JobStatus, Organisation, OrgKind
-from core.money import fen_to_yuan, line_amount_fen
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.labels import model_term
+from core.models import Job, JobStatus, Organisation, OrgKind, User
+from core.money import fen_to_yuan, line_amount_fen, round_price
 from core.permissions import Actor, require
 from core.scoping import get_readable, readable_by
 from core.services import Page, paginate
@@ -55,7 +56,6 @@ from procurement.rules import ProcurementRuleParams
 
 B = BatchStatus
 S = AgreementStatus
-_Q4 = Decimal("0.0001")
 JOB_NAME = "procurement.allocate"
 #: Products solved per progress step (the solver parallelises within a step).
 PROGRESS_STEPS = 10
@@ -67,6 +67,19 @@ AGREEMENT_FLOW = Workflow("vbp_agreement", AgreementStatus, [
     Move.of("sign_enterprise", S.proposed, S.enterprise_signed, AGREEMENT_SIGN),
     Move.of("sign_enterprise", S.hospital_signed, S.signed, AGREEMENT_SIGN),
 ])
+
+R = RunStatus
+#: An allocation run (分配测算): the job takes it from queued to running and to its result;
+#: the bureau publishes an optimal run, which supersedes the batch's other finished runs.
+RUN_FLOW = Workflow("vbp_allocation_run", RunStatus, [
+    Move.of("start", R.queued, R.running),
+    Move.of("solve", R.running, R.optimal),
+    Move.of("find_infeasible", R.running, R.infeasible),
+    Move.of("publish", R.optimal, R.published, BATCH_MANAGE),
+    Move.of("supersede", [R.optimal, R.infeasible], R.superseded, BATCH_MANAGE),
+])
+#: Who moves a run inside its job.
+_SOLVER = Actor.system_actor("allocation")
 
 
 def _whole(value: Decimal, params: ProcurementRuleParams) -> int:
@@ -187,7 +200,7 @@ def start_run(session: Session, actor: Actor, batch_id: int) -> AllocationRun:
     """Queue a solve of the batch's allocation with today's reports, regions and choices."""
     require(actor, BATCH_MANAGE)
     batch = services.get_batch(session, actor, batch_id)
-    if batch.status != B.allocating or batch.award_stage != AwardStage.choice:
+    if not award.at_stage(batch, AwardStage.choice):
         raise Conflict("vbp_batch %(id)s is not at the choice step",
                        params={"id": batch.id}, current_status=batch.status.value)
     for run in session.exec(select(AllocationRun).where(
@@ -227,7 +240,9 @@ def load_run(session: Session, run_id: int) -> Loaded | None:
         return None
     batch = session.get(Batch, run.batch_id)
     problem = build_problem(session, batch)
-    run.status, run.products_done = RunStatus.running, 0
+    if run.status == RunStatus.queued:  # a retried job finds its run running already
+        RUN_FLOW.transition(session, run, "start", _SOLVER)
+    run.products_done = 0
     run.products_total, run.hospitals = len(problem.problems), problem.hospitals
     session.add(run)
     session.flush()
@@ -279,8 +294,9 @@ def store_run(session: Session, solved: Solved | None, run_id: int) -> dict | No
     run.seconds = round(sum(r.seconds for r in solved.results), 3)
     run.finished_at = utcnow()
     if diagnosis or any(r.status != "optimal" for r in solved.results):
-        run.status, run.diagnosis = RunStatus.infeasible, diagnosis
+        run.diagnosis = diagnosis
         run.rank_penalty = run.total_cost_fen = run.agreed_units = None
+        RUN_FLOW.transition(session, run, "find_infeasible", _SOLVER)
     else:
         rows = [{"run_id": run.id, "batch_product_id": p.product_ids[product],
                  "hospital_id": p.hospital_ids[hospital],
@@ -288,12 +304,11 @@ def store_run(session: Session, solved: Solved | None, run_id: int) -> dict | No
                 for r in solved.results for hospital, product, enterprise, volume in r.rows]
         if rows:
             session.execute(sa.insert(AllocationLine), rows)
-        run.status, run.diagnosis = RunStatus.optimal, []
+        run.diagnosis = []
         run.rank_penalty = sum(r.rank_penalty or 0 for r in solved.results)
         run.total_cost_fen = sum(r.total_cost_fen or 0 for r in solved.results)
         run.agreed_units = sum(row["volume"] for row in rows)
-    session.add(run)
-    session.flush()
+        RUN_FLOW.transition(session, run, "solve", _SOLVER)
     return {"run_id": run.id, "status": run.status.value, "products": run.products_total,
             "rank_penalty": run.rank_penalty, "total_cost_fen": run.total_cost_fen}
 
@@ -304,8 +319,49 @@ def list_runs(session: Session, actor: Actor, batch_id: int) -> list[AllocationR
         AllocationRun.batch_id == batch_id).order_by(AllocationRun.id.desc())))
 
 
-def get_run(session: Session, actor: Actor, run_id: int) -> AllocationRun:
-    return _run(session, actor, run_id)
+def get_run(session: Session, actor: Actor, run_id: int, *,
+            batch_id: int | None = None) -> AllocationRun:
+    """An allocation run; with ``batch_id``, one of that batch only (a run of another batch is
+    not found on this batch's page)."""
+    run = _run(session, actor, run_id)
+    if batch_id is not None and run.batch_id != batch_id:
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": model_term(AllocationRun), "id": run_id})
+    return run
+
+
+@dataclass(frozen=True)
+class RunsBoard:
+    """A batch's allocation runs as its page shows them: each run's effective status, the run
+    shown (the one asked for, else the newest), whether one is still solving, and what the
+    actor may do now (start a run; publish the run shown)."""
+
+    runs: list[AllocationRun]
+    statuses: dict[int, RunStatus]
+    run: AllocationRun | None
+    active: bool
+    can_start: bool
+    can_publish: bool
+
+    @property
+    def has_lines(self) -> bool:
+        return self.run is not None and self.statuses[self.run.id] in (
+            RunStatus.optimal, RunStatus.published, RunStatus.superseded)
+
+
+def runs_board(session: Session, actor: Actor, batch_id: int,
+               run_id: int | None = None) -> RunsBoard:
+    batch = services.get_batch(session, actor, batch_id)
+    runs = list_runs(session, actor, batch_id)
+    statuses = {r.id: effective_status(session, r) for r in runs}
+    run = get_run(session, actor, run_id, batch_id=batch_id) if run_id is not None \
+        else (runs[0] if runs else None)
+    active = any(s in (RunStatus.queued, RunStatus.running) for s in statuses.values())
+    at_choice = actor.can(BATCH_MANAGE) and award.at_stage(batch, AwardStage.choice)
+    return RunsBoard(
+        runs, statuses, run, active, can_start=at_choice and not active,
+        can_publish=at_choice and run is not None and statuses[run.id] == RunStatus.optimal
+        and not any(r.id > run.id and r.status != RunStatus.failed for r in runs))
 
 
 @dataclass(frozen=True)
@@ -404,15 +460,16 @@ def unit_price(package_price: Decimal, units_per_package: int,
     smallest unit of its own product, divided by its strength ratio; 4 places half-up. So the
     agreement's amount is what the hospital pays for the winner's packages, whatever their
     strength (the unit comparable price is for comparing bids, not for paying)."""
-    return (package_price / units_per_package / ratio).quantize(_Q4, rounding=ROUND_HALF_UP)
+    return round_price(package_price / units_per_package / ratio)
 
 
 def publish_run(session: Session, actor: Actor, run_id: int, *,
-                expected_version: int | None = None) -> list[AgreementRow]:
+                expected_version: int | None = None, batch_id: int | None = None
+                ) -> list[AgreementRow]:
     """Publish an optimal run as the first contract year's agreements (协议量) for hospital
     and company to confirm; the batch's other runs are superseded."""
     require(actor, BATCH_MANAGE)
-    run = _run(session, actor, run_id)
+    run = get_run(session, actor, run_id, batch_id=batch_id)
     batch = services.get_batch(session, actor, run.batch_id)
     if run.status != RunStatus.optimal:
         raise Conflict("allocation run %(id)s is %(status)s, not optimal",
@@ -425,7 +482,7 @@ def publish_run(session: Session, actor: Actor, run_id: int, *,
     if newer is not None:
         raise Conflict("a later allocation run of this batch exists",
                        current_status=run.status.value)
-    if batch.status != B.allocating or batch.award_stage != AwardStage.choice:
+    if not award.at_stage(batch, AwardStage.choice):
         raise Conflict("vbp_batch %(id)s is not at the choice step",
                        params={"id": batch.id}, current_status=batch.status.value)
     winners = {w.id: w for w in session.exec(select(Winner).where(Winner.batch_id == batch.id))}
@@ -451,13 +508,10 @@ def publish_run(session: Session, actor: Actor, run_id: int, *,
                      "created_at": now, "updated_at": now, "version": 1})
     if rows:
         session.execute(sa.insert(AgreementRow), rows)
-    session.execute(sa.update(AllocationRun).where(
-        AllocationRun.batch_id == batch.id, AllocationRun.id != run.id,
-        AllocationRun.status.in_([RunStatus.optimal, RunStatus.infeasible]))  # type: ignore[attr-defined]
-        .values(status=RunStatus.superseded, version=AllocationRun.version + 1))
-    run.status = RunStatus.published
-    session.add(run)
-    session.flush()
+    RUN_FLOW.transition_all(session, AllocationRun, [
+        AllocationRun.batch_id == batch.id, AllocationRun.id != run.id], "supersede", actor,
+        details={"batch_id": batch.id, "published_run_id": run.id})
+    run = RUN_FLOW.transition(session, session.get(AllocationRun, run.id), "publish", actor)
     award.AWARD_FLOW.transition(session, batch, "publish_allocation", actor,
                                 details={"run_id": run.id, "agreements": len(rows)})
     audit.record(session, actor, "vbp_allocation.publish", "vbp_allocation_run", run.id,
@@ -466,8 +520,15 @@ def publish_run(session: Session, actor: Actor, run_id: int, *,
     return list(session.exec(select(AgreementRow).where(AgreementRow.run_id == run.id)))
 
 
-def get_agreement(session: Session, actor: Actor, agreement_id: int) -> AgreementRow:
-    return get_readable(session, AgreementRow, agreement_id, actor)
+def get_agreement(session: Session, actor: Actor, agreement_id: int, *,
+                  batch_id: int | None = None) -> AgreementRow:
+    """An agreement the actor may read; with ``batch_id``, one of that batch only (an agreement
+    of another batch is not found on this batch's page)."""
+    agreement = get_readable(session, AgreementRow, agreement_id, actor)
+    if batch_id is not None and agreement.batch_id != batch_id:
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": model_term(AgreementRow), "id": agreement_id})
+    return agreement
 
 
 def list_agreements(session: Session, actor: Actor, batch_id: int, *, year: int | None = None,
@@ -538,6 +599,94 @@ def agreement_summary(session: Session, actor: Actor, batch_id: int) -> dict:
     return dict(out)
 
 
+@dataclass(frozen=True)
+class AgreementsBoard:
+    """One page of a batch's agreements as ``actor`` may read them, with the names it may know
+    (a party its counterparties, the bureau everyone), last year's volume of each renewal
+    shown (the least the hospital may agree to), what waits for its side per contract year,
+    and what it may do now."""
+
+    page: Page
+    orgs: dict[int, str]
+    signers: dict[int, str]
+    previous: dict[int, int]
+    summary: dict
+    waiting: dict[int, int]
+    side: str | None  # "hospital" or "enterprise": the actor's own column is hidden
+    can_sign: bool
+    can_renew: bool
+
+
+def agreements_board(session: Session, actor: Actor, batch_id: int, *,
+                     year: int | None = None, status: AgreementStatus | None = None,
+                     page: int = 1, per_page: int = 50) -> AgreementsBoard:
+    batch = services.get_batch(session, actor, batch_id)
+    rows = list_agreements(session, actor, batch_id, year=year, status=status, page=page,
+                           per_page=per_page)
+    party = actor.org_id is not None and not actor.is_bureau
+    side = {OrgKind.hospital: "hospital", OrgKind.enterprise: "enterprise"}.get(
+        actor.org_kind) if actor.org_kind is not None else None
+    return AgreementsBoard(
+        rows, orgs=_party_names(session, actor, batch_id, rows.items),
+        signers=_signer_names(session, actor, batch_id, rows.items),
+        previous=_previous_volumes(session, actor, rows.items),
+        summary=agreement_summary(session, actor, batch_id),
+        waiting=_waiting(session, actor, batch_id) if party else {}, side=side,
+        can_sign=actor.can(AGREEMENT_SIGN) and party and batch.status in (B.allocating,
+                                                                           B.executing),
+        can_renew=actor.can(BATCH_MANAGE) and batch.status == B.executing)
+
+
+def _readable_ids(actor: Actor, batch_id: int, *columns: Any) -> Any:
+    """The values of ``columns`` over the agreements of the batch the actor may read."""
+    scope = readable_by(AgreementRow, actor).where(AgreementRow.batch_id == batch_id).subquery()
+    return sa.union(*(select(getattr(scope.c, c.key)) for c in columns))
+
+
+def _party_names(session: Session, actor: Actor, batch_id: int, rows: Iterable[AgreementRow]
+                 ) -> dict[int, str]:
+    ids = {a.hospital_id for a in rows} | {a.enterprise_id for a in rows}
+    if not ids:
+        return {}
+    parties = _readable_ids(actor, batch_id, AgreementRow.hospital_id, AgreementRow.enterprise_id)
+    return dict(session.exec(select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_(ids), Organisation.id.in_(parties))).all())  # type: ignore[union-attr]
+
+
+def _signer_names(session: Session, actor: Actor, batch_id: int, rows: Iterable[AgreementRow]
+                  ) -> dict[int, str]:
+    ids = {a.hospital_signed_by for a in rows} | {a.enterprise_signed_by for a in rows}
+    ids.discard(None)
+    if not ids:
+        return {}
+    signers = _readable_ids(actor, batch_id, AgreementRow.hospital_signed_by,
+                            AgreementRow.enterprise_signed_by)
+    return dict(session.exec(select(User.id, User.display_name).where(
+        User.id.in_(ids), User.id.in_(signers))).all())  # type: ignore[union-attr]
+
+
+def _previous_volumes(session: Session, actor: Actor, rows: Iterable[AgreementRow]
+                      ) -> dict[int, int]:
+    ids = {a.previous_id for a in rows if a.previous_id is not None}
+    if not ids:
+        return {}
+    return {a.id: a.volume for a in session.exec(readable_by(AgreementRow, actor).where(
+        AgreementRow.id.in_(ids)))}  # type: ignore[union-attr]
+
+
+def _waiting(session: Session, actor: Actor, batch_id: int) -> dict[int, int]:
+    """Per contract year, the agreements that wait for the actor's side to confirm."""
+    rows = session.execute(readable_by(AgreementRow, actor).with_only_columns(
+        AgreementRow.year, func.count()).where(
+        AgreementRow.batch_id == batch_id,
+        sa.or_(sa.and_(AgreementRow.hospital_id == actor.org_id,
+                       AgreementRow.hospital_signed_at.is_(None)),  # type: ignore[union-attr]
+               sa.and_(AgreementRow.enterprise_id == actor.org_id,
+                       AgreementRow.enterprise_signed_at.is_(None))))  # type: ignore[union-attr]
+        .group_by(AgreementRow.year).order_by(AgreementRow.year)).all()
+    return dict(rows)
+
+
 def _party_action(actor: Actor, agreement: AgreementRow) -> str:
     if actor.org_id == agreement.hospital_id:
         return "sign_hospital"
@@ -564,10 +713,10 @@ def _signable(session: Session, actor: Actor, agreement: AgreementRow) -> None:
 
 
 def sign(session: Session, actor: Actor, agreement_id: int, *,
-         expected_version: int | None = None) -> AgreementRow:
+         expected_version: int | None = None, batch_id: int | None = None) -> AgreementRow:
     """Confirm an agreement for the caller's side (hospital or company)."""
     require(actor, AGREEMENT_SIGN)
-    agreement = get_agreement(session, actor, agreement_id)
+    agreement = get_agreement(session, actor, agreement_id, batch_id=batch_id)
     _signable(session, actor, agreement)
     action = _party_action(actor, agreement)
     return AGREEMENT_FLOW.transition(session, agreement, action, actor,
@@ -575,12 +724,12 @@ def sign(session: Session, actor: Actor, agreement_id: int, *,
                                      before_commit=_stamp(actor, action))
 
 
-def sign_all(session: Session, actor: Actor, batch_id: int, year: int) -> int:
+def sign_all(session: Session, actor: Actor, batch_id: int, year: int | None) -> int:
     """Confirm every agreement of the year that waits for the caller's side, in bulk (a
     company may hold tens of thousands); returns how many."""
     require(actor, AGREEMENT_SIGN)
     batch = services.get_batch(session, actor, batch_id)
-    if not 1 <= year <= batch.cycle_years:
+    if year is None or not 1 <= year <= batch.cycle_years:
         raise Invalid.one("year", "Choose a contract year within the purchase cycle.")
     if batch.status not in (B.allocating, B.executing):
         raise Conflict("agreements of vbp_batch %(id)s are not open for signing",
@@ -599,11 +748,13 @@ def sign_all(session: Session, actor: Actor, batch_id: int, year: int) -> int:
     return len(moved)
 
 
-def renew(session: Session, actor: Actor, batch_id: int, year: int) -> int:
+def renew(session: Session, actor: Actor, batch_id: int, year: int | None) -> int:
     """Open the next contract year (每年一签): each signed agreement of the year before is
     proposed again with the same volume, which the hospital may raise, never lower. Running
     it again adds nothing."""
     require(actor, BATCH_MANAGE)
+    if year is None:
+        raise Invalid.one("year", "Choose a later contract year within the purchase cycle.")
     batch = services.get_batch(session, actor, batch_id)
     if batch.status != B.executing:
         raise Conflict("agreements of vbp_batch %(id)s are renewed while it executes",
@@ -640,11 +791,14 @@ def renew(session: Session, actor: Actor, batch_id: int, year: int) -> int:
 
 
 def set_volume(session: Session, actor: Actor, agreement_id: int, volume: int, *,
-               expected_version: int | None = None) -> AgreementRow:
+               expected_version: int | None = None, batch_id: int | None = None
+               ) -> AgreementRow:
     """The hospital raises a renewal's volume before signing; it may not fall below the
     previous year's agreed volume (续签量不低于上年)."""
     require(actor, AGREEMENT_SIGN)
-    agreement = get_agreement(session, actor, agreement_id)
+    agreement = get_agreement(session, actor, agreement_id, batch_id=batch_id)
+    if isinstance(volume, bool) or not isinstance(volume, int):
+        raise Invalid.one("volume", "Enter a whole number of smallest units.")
     if actor.org_id != agreement.hospital_id:
         raise Forbidden("only the hospital sets the volume of its renewal")
     if agreement.previous_id is None or agreement.status != S.proposed:

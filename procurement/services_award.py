@@ -19,13 +19,16 @@ from core.codes import region_name
 from core.errors import Conflict, ErrorCollector, Forbidden, Invalid, NotFound
 from core.labels import model_term, status_term
 from core.models import Organisation, OrgKind, OrgStatus
+from core.money import round_price
 from core.permissions import Actor, require
-from core.scoping import get_readable
+from core.scoping import get_readable, readable_by
+from core.services import Page, paginate
 from core.states import Move, Workflow, check_version
 from core.types import utcnow
 from procurement import selection as sel
 from procurement import services
 from procurement.models import (
+    PUBLIC_RESULT_STATUSES,
     AwardStage,
     Batch,
     BatchProduct,
@@ -51,8 +54,61 @@ AWARD_FLOW = Workflow("vbp_award", AwardStage, [
     Move.of("publish_allocation", A.choice, A.agreements, BATCH_MANAGE),
 ], status_attr="award_stage")
 
-#: Batch statuses in which the results are public (拟中选公示 onwards).
-PUBLIC_RESULT_STATUSES = (B.publicizing, B.allocating, B.executing, B.closed)
+#: Batch statuses from which the award's steps are settled or under way.
+_AWARDED = (B.allocating, B.executing, B.closed)
+_STAGE_ORDER = [A.regions, A.choice, A.agreements]
+
+
+# --- where a batch's award stands: the rules the pages, the API and the services share ------
+
+def results_shown(batch: Batch, actor: Actor) -> bool:
+    """Whether ``actor`` may read the batch's results now: the bureau from evaluation on,
+    everyone from the proposed-winner publicity on."""
+    return batch.status in PUBLIC_RESULT_STATUSES or (
+        actor.is_bureau and batch.status == B.evaluating)
+
+
+def stage_reached(batch: Batch, stage: AwardStage) -> bool:
+    """Whether the award has reached ``stage`` (a batch that executes or is closed has passed
+    every stage)."""
+    if batch.status in (B.executing, B.closed):
+        return True
+    return batch.status == B.allocating and batch.award_stage is not None and \
+        _STAGE_ORDER.index(batch.award_stage) >= _STAGE_ORDER.index(stage)
+
+
+def at_stage(batch: Batch, stage: AwardStage) -> bool:
+    """Whether the allocation is at exactly this step now."""
+    return batch.status == B.allocating and batch.award_stage == stage
+
+
+def choice_closed(batch: Batch, now: datetime | None = None) -> bool:
+    """Whether the bureau's choice deadline has passed."""
+    return batch.choice_deadline is not None and (now or utcnow()) > batch.choice_deadline
+
+
+def award_actions(batch: Batch, actor: Actor, now: datetime | None = None) -> frozenset[str]:
+    """What ``actor`` may do on the award pages of the batch now (the services check the same
+    rules again): ``select`` and ``disqualify`` winners, ``pick`` and ``close`` regions,
+    ``choose`` winners and set the ``choice_deadline``, ``start`` and ``publish`` allocation
+    runs."""
+    can = actor.can
+    out = set()
+    if can(BATCH_MANAGE) and batch.status == B.evaluating:
+        out.add("select")
+    if can(BATCH_MANAGE) and batch.status in (B.evaluating, B.publicizing):
+        out.add("disqualify")
+    if at_stage(batch, A.regions):
+        out |= {a for a, p in (("pick", REGION_PICK), ("close", BATCH_MANAGE)) if can(p)}
+    if can(CHOICE_EDIT) and actor.org_kind == OrgKind.hospital and at_stage(batch, A.choice) \
+            and not choice_closed(batch, now):
+        out.add("choose")
+    if can(BATCH_MANAGE) and batch.status == B.allocating and \
+            batch.award_stage in (A.regions, A.choice):
+        out.add("choice_deadline")
+    if can(BATCH_MANAGE) and at_stage(batch, A.choice):
+        out |= {"start", "publish"}
+    return frozenset(out)
 
 
 # --- winner selection -------------------------------------------------------------------------
@@ -96,8 +152,8 @@ def _select_product(session: Session, actor: Actor, batch: Batch, bp: BatchProdu
                      package_price=format(bid.package_price, "f"))
         winners = result.winners
         stored.bidders, stored.winners = result.bidders, len(winners)
-        stored.anchor, stored.threshold = result.anchor.quantize(services._Q4), \
-            result.threshold.quantize(services._Q4)
+        stored.anchor, stored.threshold = round_price(result.anchor), \
+            round_price(result.threshold)
         stored.agreed_ratio = params.agreed_ratio(len(winners))
         stored.detail = detail
         for v in winners:
@@ -132,14 +188,18 @@ def run_selection(session: Session, actor: Actor, batch_id: int, *,
     return out
 
 
-def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str) -> Selection:
+def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str, *,
+                   batch_id: int | None = None) -> Selection:
     """Exclude a bid (e.g. after a complaint upheld during publicity) and select that product's
-    winners again without it."""
+    winners again without it. With ``batch_id``, a bid of another batch is not found."""
     require(actor, BATCH_MANAGE)
+    bid = get_readable(session, Bid, bid_id, actor)
+    if batch_id is not None and bid.batch_id != batch_id:
+        raise NotFound("%(object)s %(id)s not found",
+                       params={"object": model_term(Bid), "id": bid_id})
     reason = (reason or "").strip()
     if not reason:
         raise Invalid.one("reason", "Give the reason.")
-    bid = get_readable(session, Bid, bid_id, actor)
     batch = services.get_batch(session, actor, bid.batch_id)
     if batch.status not in (B.evaluating, B.publicizing):
         raise Conflict("bids of vbp_batch %(id)s can be disqualified only while evaluating or "
@@ -149,13 +209,21 @@ def disqualify_bid(session: Session, actor: Actor, bid_id: int, reason: str) -> 
         raise Conflict("vbp_bid %(id)s is %(status)s", params={"id": bid.id,
                                                                "status": status_term("vbp_bid", bid.status)},
                        current_status=bid.status.value)
-    bid.status, bid.status_reason, bid.updated_at = BidStatus.disqualified, reason, utcnow()
-    session.add(bid)
-    session.flush()
-    audit.record(session, actor, "vbp_bid.disqualify", "vbp_bid", bid.id,
-                 after={"status": bid.status.value, "reason": reason}, org_id=bid.org_id)
+    bid.status_reason = reason
+    services.BID_FLOW.transition(session, bid, "disqualify", actor, reason=reason)
     bp = session.get(BatchProduct, bid.batch_product_id)
     return _select_product(session, actor, batch, bp, services.batch_rules(session, batch))
+
+
+def disqualified_bids(session: Session, actor: Actor, batch_id: int) -> dict[int, list[Bid]]:
+    """The batch's disqualified bids with their reasons, by batch product (the bureau's: a
+    company reads only its own bids)."""
+    services.get_batch(session, actor, batch_id)
+    out: dict[int, list[Bid]] = defaultdict(list)
+    for b in session.exec(readable_by(Bid, actor).where(
+            Bid.batch_id == batch_id, Bid.status == BidStatus.disqualified).order_by(Bid.id)):
+        out[b.batch_product_id].append(b)
+    return out
 
 
 @dataclass(frozen=True)
@@ -229,13 +297,20 @@ class ProductResult:
         return self.selection.verdicts if self.selection is not None else []
 
 
+def public_batches(session: Session, actor: Actor, *, page: int = 1,
+                   per_page: int = 20) -> Page:
+    """The batches whose results are public (拟中选结果公示 and later), the newest first."""
+    stmt = readable_by(Batch, actor).where(
+        Batch.status.in_(PUBLIC_RESULT_STATUSES)).order_by(Batch.id.desc())  # type: ignore[attr-defined]
+    return paginate(session, stmt, page, per_page)
+
+
 def results(session: Session, actor: Actor, batch_id: int) -> list[ProductResult]:
     """The selection of every product: the bureau's from evaluation on, everyone's from the
     proposed-winner publicity on (拟中选结果公示), each as ``selection_view`` lets the caller
     read it."""
     batch = services.get_batch(session, actor, batch_id)
-    public = batch.status in PUBLIC_RESULT_STATUSES
-    if not public and not (actor.is_bureau and batch.status == B.evaluating):
+    if not results_shown(batch, actor):
         raise Conflict("the results of vbp_batch %(id)s are not public yet",
                        params={"id": batch.id}, current_status=batch.status.value)
     products = services.batch_products(session, actor, batch_id)
@@ -266,7 +341,7 @@ def supply_regions(session: Session, batch_id: int) -> list[str]:
 
 
 def _allocating(batch: Batch, stage: AwardStage) -> None:
-    if batch.status != B.allocating or batch.award_stage != stage:
+    if not at_stage(batch, stage):
         raise Conflict("vbp_batch %(id)s is not at this step of the allocation",
                        params={"id": batch.id}, current_status=batch.status.value,
                        award_stage=batch.award_stage.value if batch.award_stage else None)
@@ -326,7 +401,7 @@ def _turn(winners: list[Winner], picks: list[RegionPick], regions: list[str]) ->
 
 def region_board(session: Session, actor: Actor, batch_product_id: int) -> RegionBoard:
     batch, bp = services._batch_product(session, actor, batch_product_id)
-    if batch.status not in (B.allocating, B.executing, B.closed):
+    if batch.status not in _AWARDED:
         raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
                        params={"id": batch.id}, current_status=batch.status.value)
     return _board(session, batch, bp, supply_regions(session, batch.id))
@@ -335,7 +410,7 @@ def region_board(session: Session, actor: Actor, batch_product_id: int) -> Regio
 def region_boards(session: Session, actor: Actor, batch_id: int) -> list[RegionBoard]:
     """The board of every product of the batch (the regions are read once)."""
     batch = services.get_batch(session, actor, batch_id)
-    if batch.status not in (B.allocating, B.executing, B.closed):
+    if batch.status not in _AWARDED:
         raise Conflict("supply regions of vbp_batch %(id)s are picked once results are final",
                        params={"id": batch.id}, current_status=batch.status.value)
     regions = supply_regions(session, batch.id)
@@ -517,20 +592,26 @@ class ChoiceOptions:
     ranks: dict[int, int] | None
 
 
-def _hospital(session: Session, actor: Actor) -> Organisation:
+def hospital_of(session: Session, actor: Actor) -> Organisation:
+    """The actor's own medical institution (医疗机构); anyone else may not choose."""
     org = session.get(Organisation, actor.org_id) if actor.org_id else None
     if org is None or org.kind != OrgKind.hospital:
         raise Forbidden("only medical institutions choose winners")
     return org
 
 
-def choice_options(session: Session, actor: Actor, batch_id: int) -> list[ChoiceOptions]:
-    batch = services.get_batch(session, actor, batch_id)
-    if batch.status not in (B.allocating, B.executing, B.closed) or \
-            batch.award_stage in (None, A.regions):
+def _choosing(batch: Batch, *, supply_settled: bool = True) -> None:
+    """Hospitals choose once the supply regions are settled; the bureau follows the choice
+    from the region step on (``supply_settled=False``)."""
+    if not stage_reached(batch, A.choice if supply_settled else A.regions):
         raise Conflict("hospitals choose once the supply regions of vbp_batch %(id)s are "
                        "settled", params={"id": batch.id}, current_status=batch.status.value)
-    org = _hospital(session, actor)
+
+
+def choice_options(session: Session, actor: Actor, batch_id: int) -> list[ChoiceOptions]:
+    batch = services.get_batch(session, actor, batch_id)
+    _choosing(batch)
+    org = hospital_of(session, actor)
     city = city_of(org.region_code)
     serve = serving(session, batch_id)
     winners = {w.id: w for w in session.exec(select(Winner).where(Winner.batch_id == batch_id))}
@@ -566,10 +647,10 @@ def set_choices(session: Session, actor: Actor, batch_product_id: int,
     """Rank the acceptable winners of one product (1 = first choice); winners left out are
     not accepted. An empty ranking goes back to the default."""
     require(actor, CHOICE_EDIT)
-    org = _hospital(session, actor)
+    org = hospital_of(session, actor)
     batch, bp = services._batch_product(session, actor, batch_product_id)
     _allocating(batch, A.choice)
-    if batch.choice_deadline is not None and (now or utcnow()) > batch.choice_deadline:
+    if choice_closed(batch, now):
         raise Conflict("the choice deadline of vbp_batch %(id)s has passed",
                        params={"id": batch.id}, current_status=batch.status.value)
     allowed = set(serving(session, batch.id).get((bp.id, city_of(org.region_code)), []))
@@ -595,7 +676,7 @@ def set_choices(session: Session, actor: Actor, batch_product_id: int,
 def choice_counts(session: Session, actor: Actor, batch_id: int) -> dict[int, int]:
     """Bureau view: how many hospitals set their own ranking, per product."""
     require(actor, REPORT_OVERVIEW)
-    services.get_batch(session, actor, batch_id)
+    _choosing(services.get_batch(session, actor, batch_id), supply_settled=False)
     rows = session.exec(select(Choice.batch_product_id,
                                func.count(sa.distinct(Choice.org_id)))
                         .where(Choice.batch_id == batch_id)

@@ -16,14 +16,13 @@ from flask import Blueprint, Flask, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from core.db import get_session
-from core.errors import DomainError, Invalid
 from core.forms import parse, require_confirmation
 from core.i18n import N_
 from core.models import OrgKind
 from core.nav import NavItem, register
 from core.permissions import PUBLIC, Actor
 from core.types import LOCAL_TZ, utcnow
-from core.web import acting, attempt, enum_arg, flash_error, int_arg, requires
+from core.web import acting, attempt, enum_arg, int_arg, requires
 from listing import services as listing_services
 from procurement import services, services_pages
 from procurement.models import Batch, BatchStatus
@@ -61,13 +60,6 @@ def local_to_utc(value: str) -> str:
 def local_input(value: datetime | None) -> str:
     """A stored UTC instant as the value of a ``datetime-local`` input (Asia/Shanghai)."""
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
-def refused(exc: DomainError) -> int:
-    """Roll the request's work back and show why it was refused; the page's HTTP status."""
-    get_session().rollback()
-    flash_error(exc)
-    return exc.status
 
 
 # --- the tabs of a batch ----------------------------------------------------------------------
@@ -267,13 +259,15 @@ def batch_action(batch_id: int, action: str):
     """A lifecycle button, confirmed in its dialog (every move is for good). The form carries
     the version the page showed: a batch changed in the meantime answers 409 with the page
     as it is now."""
-    try:
+
+    def move() -> Any:
         require_confirmation(request.form)
-        services.move_batch(get_session(), acting(), batch_id, action,
-                            expected_version=int_arg("version"),
-                            reason=request.form.get("reason"))
-    except DomainError as exc:
-        return _overview(batch_id, refused(exc))
+        return services.move_batch(get_session(), acting(), batch_id, action,
+                                   expected_version=int_arg("version"),
+                                   reason=request.form.get("reason"))
+    done = attempt(move, form=False)
+    if not done.ok:
+        return _overview(batch_id, done.status)
     flash(_(_DONE.get(action, N_("Saved."))), "success")
     return redirect(url_for("procurement.batch_detail", batch_id=batch_id))
 
@@ -290,19 +284,14 @@ def product_new(batch_id: int):
     errors: list = []
     status = 200
     if request.method == "POST":
-        try:
-            product = services.add_batch_product(
-                session, actor, batch_id, parse(services.BatchProductIn, request.form))
-        except Invalid as exc:
-            session.rollback()
-            errors, status = exc.errors, exc.status
-        except DomainError as exc:
-            status = refused(exc)
-        else:
-            flash(_("Product %(code)s added.", code=product.code), "success")
+        done = attempt(lambda: services.add_batch_product(
+            session, actor, batch_id, parse(services.BatchProductIn, request.form)))
+        if done.ok:
+            flash(_("Product %(code)s added.", code=done.value.code), "success")
             if request.form.get("another"):
                 return redirect(url_for("procurement.product_new", batch_id=batch_id))
             return redirect(url_for("procurement.batch_detail", batch_id=batch_id))
+        errors, status = done.errors, done.status
     forms = sorted(listing_services.current_rules(session).params.form_ratios)
     return batch_page("procurement/product_form.html", batch, "overview", status,
                       form=request.form, errors=errors, dosage_forms=forms,

@@ -3,32 +3,25 @@ board (拟中选结果公示), the supply regions picked in ucp order (供应地
 ranked choice (医疗机构选择) and the allocation runs (约定采购量分配). Thin: parse, call a
 service of ``procurement.services_award`` / ``services_allocation``, render.
 
-The few reads the pages need beyond the services (the names of the regions and of the winners)
-are at the end; each is scoped like the service it complements.
+What each party may read and do (the stage of the award, the buttons) comes from the services.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlmodel import Session
 
 from core.db import get_session
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.forms import require_confirmation
 from core.i18n import N_
-from core.labels import model_term
-from core.models import Organisation, OrgKind
+from core.models import OrgKind
 from core.money import format_fen, format_price
 from core.permissions import PUBLIC, Actor
-from core.scoping import get_readable, readable_by
-from core.services import paginate
-from core.types import utcnow
-from core.web import acting, download, int_arg, requires, xlsx_download
+from core.web import acting, attempt, download, int_arg, requires, xlsx_download
 from procurement import services, services_pages
 from procurement import services_allocation as alloc
 from procurement import services_award as award
@@ -36,9 +29,6 @@ from procurement.models import (
     AwardStage,
     Batch,
     BatchStatus,
-    Bid,
-    BidStatus,
-    RunStatus,
     SupplyRole,
 )
 from procurement.permissions import (
@@ -48,7 +38,7 @@ from procurement.permissions import (
     REGION_PICK,
     REPORT_OVERVIEW,
 )
-from procurement.views import Tab, add_tab, batch_page, bp, local_input, local_to_utc, refused
+from procurement.views import Tab, add_tab, batch_page, bp, local_input, local_to_utc
 
 B = BatchStatus
 A = AwardStage
@@ -106,30 +96,14 @@ RULE_TEXT = {
     "lost_cap": N_("Not won: ranked beyond the entrant cap of %(cap)s"),
 }
 
-_STAGED = (B.allocating, B.executing, B.closed)
-
-
-def _results_shown(batch: Batch, actor: Actor) -> bool:
-    return batch.status in award.PUBLIC_RESULT_STATUSES or (
-        actor.is_bureau and batch.status == B.evaluating)
-
-
-def _stage_at_least(batch: Batch, stage: AwardStage) -> bool:
-    if batch.status in (B.executing, B.closed):
-        return True
-    order = [A.regions, A.choice, A.agreements]
-    return batch.status == B.allocating and batch.award_stage is not None and \
-        order.index(batch.award_stage) >= order.index(stage)
-
-
-add_tab(Tab("results", N_("Winners"), "procurement.results", BATCH_READ, _results_shown))
+add_tab(Tab("results", N_("Winners"), "procurement.results", BATCH_READ, award.results_shown))
 add_tab(Tab("regions", N_("Supply regions"), "procurement.regions", BATCH_READ,
-            lambda b, a: b.status in _STAGED and b.award_stage is not None))
+            lambda b, a: award.stage_reached(b, A.regions)))
 add_tab(Tab("choices", N_("Hospital choice"), "procurement.choices", BATCH_READ,
-            lambda b, a: (a.org_kind == OrgKind.hospital and _stage_at_least(b, A.choice))
-            or (a.can(BATCH_MANAGE) and _stage_at_least(b, A.regions))))
+            lambda b, a: (a.org_kind == OrgKind.hospital and award.stage_reached(b, A.choice))
+            or (a.can(BATCH_MANAGE) and award.stage_reached(b, A.regions))))
 add_tab(Tab("allocation", N_("Allocation"), "procurement.allocation", REPORT_OVERVIEW,
-            lambda b, a: _stage_at_least(b, A.choice)))
+            lambda b, a: award.stage_reached(b, A.choice)))
 
 
 
@@ -168,15 +142,14 @@ def _results_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     except Conflict as exc:
         hidden = exc
     params = services.batch_rules(session, batch)
-    can_manage = actor.can(BATCH_MANAGE)
-    gone = _disqualified(session, actor, batch_id) if actor.is_bureau else {}
+    may = award.award_actions(batch, actor)
+    gone = award.disqualified_bids(session, actor, batch_id) if actor.is_bureau else {}
     return batch_page(
         "procurement/results.html", batch, "results", status, rows=rows, hidden=hidden,
         own_org=actor.org_id, params=params,
         multiplier=format(params.winner_multiplier.normalize(), "f"),
         rule_text=lambda v, cap: _rule_text(v, params, cap),
-        can_select=can_manage and batch.status == B.evaluating,
-        can_disqualify=can_manage and batch.status in (B.evaluating, B.publicizing),
+        can_select="select" in may, can_disqualify="disqualify" in may,
         errors=errors or {}, posted=posted, form=request.form, format_price=format_price,
         disqualified=gone, org_names=services_pages.org_names(
             session, actor, [b.org_id for bids in gone.values() for b in bids]))
@@ -216,11 +189,10 @@ def results_xlsx(batch_id: int):
 @requires(BATCH_MANAGE)
 def select_winners(batch_id: int):
     """Open the bids and select the winners by the batch's rule-set version (repeatable)."""
-    try:
-        done = award.run_selection(get_session(), acting(), batch_id)
-    except DomainError as exc:
-        return _results_page(batch_id, refused(exc))
-    flash(_("Winners selected for %(n)s product(s).", n=len(done)), "success")
+    done = attempt(lambda: award.run_selection(get_session(), acting(), batch_id))
+    if not done.ok:
+        return _results_page(batch_id, done.status)
+    flash(_("Winners selected for %(n)s product(s).", n=len(done.value)), "success")
     return redirect(url_for("procurement.results", batch_id=batch_id))
 
 
@@ -228,16 +200,12 @@ def select_winners(batch_id: int):
 @requires(BATCH_MANAGE)
 def bid_disqualify(batch_id: int, bid_id: int):
     """Exclude a bid with a reason; its product's winners are selected again without it."""
-    session = get_session()
-    try:
-        if get_readable(session, Bid, bid_id, acting()).batch_id != batch_id:
-            raise NotFound("%(object)s %(id)s not found", params={"object": model_term(Bid), "id": bid_id})
-        award.disqualify_bid(session, acting(), bid_id, request.form.get("reason", ""))
-    except Invalid as exc:
-        session.rollback()
-        return _results_page(batch_id, exc.status, errors={bid_id: exc.errors}, posted=bid_id)
-    except DomainError as exc:
-        return _results_page(batch_id, refused(exc))
+    done = attempt(lambda: award.disqualify_bid(get_session(), acting(), bid_id,
+                                                request.form.get("reason", ""),
+                                                batch_id=batch_id))
+    if not done.ok:
+        return _results_page(batch_id, done.status, errors={bid_id: done.errors},
+                             posted=bid_id)
     flash(_("The bid is disqualified; the product's winners were selected again."), "success")
     return redirect(url_for("procurement.results", batch_id=batch_id))
 
@@ -253,9 +221,7 @@ PUBLIC_ACTOR = Actor(org_id=None, org_kind=None, name="public")
 def publicity():
     """Batches whose results are public (拟中选结果公示 and later), newest first."""
     session = get_session()
-    stmt = readable_by(Batch, PUBLIC_ACTOR).where(
-        Batch.status.in_(award.PUBLIC_RESULT_STATUSES)).order_by(Batch.id.desc())  # type: ignore[attr-defined]
-    page = paginate(session, stmt, int_arg("page") or 1, 20)
+    page = award.public_batches(session, PUBLIC_ACTOR, page=int_arg("page") or 1, per_page=20)
     return render_template("procurement/publicity.html", page=page, batch=None,
                            products=services_pages.product_counts(
                                session, PUBLIC_ACTOR, [b.id for b in page.items]))
@@ -287,12 +253,12 @@ def _regions_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     boards = award.region_boards(session, actor, batch_id)
     names = _names(award.results(session, actor, batch_id))
     regions = sorted({r for b in boards for r in b.regions})
-    picking = batch.status == B.allocating and batch.award_stage == A.regions
+    may = award.award_actions(batch, actor)
     return batch_page(
         "procurement/regions.html", batch, "regions", status, boards=boards, names=names,
-        region_info=award.region_summary(session, regions), picking=picking, own_org=actor.org_id,
-        can_pick=actor.can(REGION_PICK) and picking,
-        can_close=actor.can(BATCH_MANAGE) and picking,
+        region_info=award.region_summary(session, regions),
+        picking=award.at_stage(batch, A.regions), own_org=actor.org_id,
+        can_pick="pick" in may, can_close="close" in may,
         errors=errors or {}, primary=SupplyRole.primary, backup=SupplyRole.backup,
         format_price=format_price)
 
@@ -314,16 +280,12 @@ def _board_of(batch_id: int, bp_id: int) -> None:
 @requires(REGION_PICK)
 def region_pick(batch_id: int, bp_id: int):
     """The winner whose turn it is picks one more region to supply."""
-    session = get_session()
     _board_of(batch_id, bp_id)
-    try:
-        pick = award.pick_region(session, acting(), bp_id, request.form.get("region_code", ""))
-    except Invalid as exc:
-        session.rollback()
-        return _regions_page(batch_id, exc.status, errors={bp_id: exc.errors})
-    except DomainError as exc:
-        return _regions_page(batch_id, refused(exc))
-    flash(_("Region %(code)s picked.", code=pick.region_code), "success")
+    done = attempt(lambda: award.pick_region(get_session(), acting(), bp_id,
+                                             request.form.get("region_code", "")))
+    if not done.ok:
+        return _regions_page(batch_id, done.status, errors={bp_id: done.errors})
+    flash(_("Region %(code)s picked.", code=done.value.region_code), "success")
     return redirect(url_for("procurement.regions", batch_id=batch_id) + f"#p{bp_id}")
 
 
@@ -332,10 +294,9 @@ def region_pick(batch_id: int, bp_id: int):
 def region_finish(batch_id: int, bp_id: int):
     """The winner picks no more regions for this product."""
     _board_of(batch_id, bp_id)
-    try:
-        award.finish_regions(get_session(), acting(), bp_id)
-    except DomainError as exc:
-        return _regions_page(batch_id, refused(exc))
+    done = attempt(lambda: award.finish_regions(get_session(), acting(), bp_id))
+    if not done.ok:
+        return _regions_page(batch_id, done.status)
     flash(_("Your company picks no more regions for this product."), "success")
     return redirect(url_for("procurement.regions", batch_id=batch_id) + f"#p{bp_id}")
 
@@ -344,11 +305,13 @@ def region_finish(batch_id: int, bp_id: int):
 @requires(BATCH_MANAGE)
 def regions_close(batch_id: int):
     """End the picking: unpicked regions are assigned, backups set; hospitals choose next."""
-    try:
+    def close() -> Any:
         require_confirmation(request.form)
-        award.close_regions(get_session(), acting(), batch_id, expected_version=int_arg("version"))
-    except DomainError as exc:
-        return _regions_page(batch_id, refused(exc))
+        return award.close_regions(get_session(), acting(), batch_id,
+                                   expected_version=int_arg("version"))
+    done = attempt(close, form=False)
+    if not done.ok:
+        return _regions_page(batch_id, done.status)
     flash(_("Region selection is closed; hospitals choose their winners now."), "success")
     return redirect(url_for("procurement.regions", batch_id=batch_id))
 
@@ -366,21 +329,14 @@ def _choices_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     if actor.org_kind == OrgKind.hospital:
         context["options"] = award.choice_options(session, actor, batch_id)
         context["names"] = _names(award.results(session, actor, batch_id))
-        org = session.get(Organisation, actor.org_id)
-        context["city"] = award.city_of(org.region_code)
+        context["city"] = award.city_of(award.hospital_of(session, actor).region_code)
         context["region_info"] = award.region_summary(session, [context["city"]])
-        context["closed"] = batch.choice_deadline is not None and utcnow() > batch.choice_deadline
-        context["can_edit"] = actor.can(CHOICE_EDIT) and batch.status == B.allocating and \
-            batch.award_stage == A.choice and not context["closed"]
+        context["closed"] = award.choice_closed(batch)
+        context["can_edit"] = "choose" in award.award_actions(batch, actor)
     else:
         # The bureau: how many hospitals ranked the winners themselves (the rest: default).
-        if batch.status not in _STAGED or batch.award_stage is None:
-            raise Conflict("hospitals choose once the supply regions of vbp_batch %(id)s are "
-                           "settled", params={"id": batch.id},
-                           current_status=batch.status.value)
         context["counts"] = award.choice_counts(session, actor, batch_id)
-        context["can_set_deadline"] = actor.can(BATCH_MANAGE) and \
-            batch.status == B.allocating and batch.award_stage in (A.regions, A.choice)
+        context["can_set_deadline"] = "choice_deadline" in award.award_actions(batch, actor)
         context["deadline_value"] = request.form.get("choice_deadline", "") \
             if deadline_errors else local_input(batch.choice_deadline)
         context["deadline_errors"] = deadline_errors or []
@@ -422,16 +378,11 @@ def _ranks(bp_id: int) -> dict[int, Any]:
 @requires(CHOICE_EDIT)
 def choices_save(batch_id: int, bp_id: int):
     """Save the hospital's ranking of one product; "reset" goes back to the default."""
-    session = get_session()
     _board_of(batch_id, bp_id)
     ranks = {} if request.form.get("reset") else _ranks(bp_id)
-    try:
-        award.set_choices(session, acting(), bp_id, ranks)
-    except Invalid as exc:
-        session.rollback()
-        return _choices_page(batch_id, exc.status, errors={bp_id: exc.errors}, posted=bp_id)
-    except DomainError as exc:
-        return _choices_page(batch_id, refused(exc))
+    done = attempt(lambda: award.set_choices(get_session(), acting(), bp_id, ranks))
+    if not done.ok:
+        return _choices_page(batch_id, done.status, errors={bp_id: done.errors}, posted=bp_id)
     flash(_("Back to the default: every winner serving your city.") if not ranks
           else _("Your ranking is saved."), "success")
     return redirect(url_for("procurement.choices", batch_id=batch_id) + f"#p{bp_id}")
@@ -442,23 +393,22 @@ def choices_save(batch_id: int, bp_id: int):
 def choices_deadline(batch_id: int):
     """The bureau sets (or, left empty, clears) the time hospitals may rank until; the form's
     time is Asia/Shanghai."""
-    session = get_session()
     text = request.form.get("choice_deadline", "").strip()
-    try:
+
+    def save() -> datetime | None:
         deadline = None
         if text:
             try:
                 deadline = datetime.fromisoformat(local_to_utc(text))
             except ValueError:
                 raise Invalid.one("choice_deadline", "Enter a date and time.") from None
-        award.set_choice_deadline(session, acting(), batch_id, deadline)
-    except Invalid as exc:
-        session.rollback()
-        return _choices_page(batch_id, exc.status, deadline_errors=exc.errors)
-    except DomainError as exc:
-        return _choices_page(batch_id, refused(exc))
-    flash(_("The choice deadline is saved.") if deadline else _("The choice deadline is cleared."),
-          "success")
+        award.set_choice_deadline(get_session(), acting(), batch_id, deadline)
+        return deadline
+    done = attempt(save)
+    if not done.ok:
+        return _choices_page(batch_id, done.status, deadline_errors=done.errors)
+    flash(_("The choice deadline is saved.") if done.value
+          else _("The choice deadline is cleared."), "success")
     return redirect(url_for("procurement.choices", batch_id=batch_id))
 
 
@@ -468,33 +418,17 @@ def _allocation_page(batch_id: int, run_id: int | None = None, status: int = 200
     actor = acting()
     session = get_session()
     batch = services.get_batch(session, actor, batch_id)
-    runs = alloc.list_runs(session, actor, batch_id)
-    statuses = {r.id: alloc.effective_status(session, r) for r in runs}
-    run = None
-    if run_id is not None:
-        run = alloc.get_run(session, actor, run_id)
-        if run.batch_id != batch_id:
-            raise NotFound("%(object)s %(id)s not found",
-                           params={"object": "AllocationRun", "id": run_id})
-    elif runs:
-        run = runs[0]
+    board = alloc.runs_board(session, actor, batch_id, run_id)
     products = services.batch_products(session, actor, batch_id)
     product_id = int_arg("product")
-    lines = None
-    if run is not None and statuses[run.id] in (RunStatus.optimal, RunStatus.published,
-                                                RunStatus.superseded):
-        lines = alloc.run_lines(session, actor, run.id, product_id=product_id,
-                                page=int_arg("page") or 1, per_page=50)
-    active = any(s in (RunStatus.queued, RunStatus.running) for s in statuses.values())
-    at_choice = batch.status == B.allocating and batch.award_stage == A.choice
+    lines = alloc.run_lines(session, actor, board.run.id, product_id=product_id,
+                            page=int_arg("page") or 1, per_page=50) \
+        if board.run is not None and board.has_lines else None
     return batch_page(
-        "procurement/allocation.html", batch, "allocation", status, runs=runs,
-        statuses=statuses, run=run, lines=lines, products=products, product_id=product_id,
-        refresh=active, can_start=actor.can(BATCH_MANAGE) and at_choice and not active,
-        can_publish=actor.can(BATCH_MANAGE) and at_choice and run is not None
-        and statuses[run.id] == RunStatus.optimal
-        and not any(r.id > run.id and r.status != RunStatus.failed for r in runs),
-        format_fen=format_fen)
+        "procurement/allocation.html", batch, "allocation", status, runs=board.runs,
+        statuses=board.statuses, run=board.run, lines=lines, products=products,
+        product_id=product_id, refresh=board.active, can_start=board.can_start,
+        can_publish=board.can_publish, format_fen=format_fen)
 
 
 @bp.route("/batches/<int:batch_id>/allocation")
@@ -514,12 +448,8 @@ def allocation_run(batch_id: int, run_id: int):
 def _run_of(batch_id: int, run_id: int) -> tuple[Batch, Any]:
     """The batch and its allocation run the path names (another batch's run: 404)."""
     session, actor = get_session(), acting()
-    batch = services.get_batch(session, actor, batch_id)
-    run = alloc.get_run(session, actor, run_id)
-    if run.batch_id != batch_id:
-        raise NotFound("%(object)s %(id)s not found",
-                       params={"object": "AllocationRun", "id": run_id})
-    return batch, run
+    return services.get_batch(session, actor, batch_id), \
+        alloc.get_run(session, actor, run_id, batch_id=batch_id)
 
 
 @bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/lines.csv")
@@ -546,41 +476,25 @@ def allocation_lines_xlsx(batch_id: int, run_id: int):
 @requires(BATCH_MANAGE)
 def allocation_start(batch_id: int):
     """Queue a solve with today's reports, regions and choices."""
-    try:
-        run = alloc.start_run(get_session(), acting(), batch_id)
-    except DomainError as exc:
-        return _allocation_page(batch_id, status=refused(exc))
-    flash(_("Allocation run %(id)s is queued.", id=run.id), "success")
-    return redirect(url_for("procurement.allocation_run", batch_id=batch_id, run_id=run.id))
+    done = attempt(lambda: alloc.start_run(get_session(), acting(), batch_id))
+    if not done.ok:
+        return _allocation_page(batch_id, status=done.status)
+    flash(_("Allocation run %(id)s is queued.", id=done.value.id), "success")
+    return redirect(url_for("procurement.allocation_run", batch_id=batch_id,
+                            run_id=done.value.id))
 
 
 @bp.route("/batches/<int:batch_id>/allocation/<int:run_id>/publish", methods=["POST"])
 @requires(BATCH_MANAGE)
 def allocation_publish(batch_id: int, run_id: int):
     """Publish an optimal run as the first contract year's agreements."""
-    try:
+    def publish() -> Any:
         require_confirmation(request.form)
-        run = alloc.get_run(get_session(), acting(), run_id)
-        if run.batch_id != batch_id:
-            raise NotFound("%(object)s %(id)s not found",
-                           params={"object": "AllocationRun", "id": run_id})
-        rows = alloc.publish_run(get_session(), acting(), run_id,
-                                 expected_version=int_arg("version"))
-    except DomainError as exc:
-        return _allocation_page(batch_id, run_id, status=refused(exc))
+        return alloc.publish_run(get_session(), acting(), run_id,
+                                 expected_version=int_arg("version"), batch_id=batch_id)
+    done = attempt(publish, form=False)
+    if not done.ok:
+        return _allocation_page(batch_id, run_id, status=done.status)
     flash(_("%(n)s agreements are published for hospitals and companies to confirm.",
-            n=len(rows)), "success")
+            n=len(done.value)), "success")
     return redirect(url_for("procurement.agreements", batch_id=batch_id))
-
-
-# --- reads the pages need beyond the services -------------------------------------------------
-
-def _disqualified(session: Session, actor: Actor, batch_id: int) -> dict[int, list[Bid]]:
-    """The batch's disqualified bids with their reasons, by batch product (the bureau's)."""
-    out: dict[int, list[Bid]] = defaultdict(list)
-    for b in session.exec(readable_by(Bid, actor).where(
-            Bid.batch_id == batch_id, Bid.status == BidStatus.disqualified).order_by(Bid.id)):
-        out[b.batch_product_id].append(b)
-    return out
-
-

@@ -9,14 +9,13 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from core.db import get_session
-from core.errors import DomainError, Invalid
 from core.forms import parse
 from core.i18n import N_
 from core.models import OrgKind
-from core.web import acting, requires, xlsx_download
+from core.web import acting, attempt, requires, xlsx_download
 from procurement import services, services_pages
 from procurement.permissions import BID_EDIT, BID_READ
-from procurement.views import batch_page, bp, refused
+from procurement.views import batch_page, bp
 
 
 def _bids_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | None = None,
@@ -62,14 +61,10 @@ def bids(batch_id: int):
 @requires(BID_EDIT)
 def bid_submit(batch_id: int, bp_id: int):
     """Submit (or replace) the company's sealed bid on one batch product."""
-    session = get_session()
-    try:
-        services.submit_bid(session, acting(), bp_id, parse(services.BidIn, request.form))
-    except Invalid as exc:
-        session.rollback()
-        return _bids_page(batch_id, 422, errors={bp_id: exc.errors}, posted=bp_id)
-    except DomainError as exc:
-        return _bids_page(batch_id, refused(exc))
+    done = attempt(lambda: services.submit_bid(get_session(), acting(), bp_id,
+                                               parse(services.BidIn, request.form)))
+    if not done.ok:
+        return _bids_page(batch_id, done.status, errors={bp_id: done.errors}, posted=bp_id)
     flash(_("Bid saved. It stays sealed until bidding closes."), "success")
     return redirect(url_for("procurement.bids", batch_id=batch_id) + f"#p{bp_id}")
 
@@ -78,10 +73,9 @@ def bid_submit(batch_id: int, bp_id: int):
 @requires(BID_EDIT)
 def bid_withdraw(batch_id: int, bid_id: int):
     """Withdraw the company's own bid while bidding is open; it may bid again."""
-    try:
-        services.withdraw_bid(get_session(), acting(), bid_id)
-    except DomainError as exc:
-        return _bids_page(batch_id, refused(exc))
+    done = attempt(lambda: services.withdraw_bid(get_session(), acting(), bid_id))
+    if not done.ok:
+        return _bids_page(batch_id, done.status)
     flash(_("Bid withdrawn."), "success")
     return redirect(url_for("procurement.bids", batch_id=batch_id))
 

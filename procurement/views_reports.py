@@ -2,20 +2,20 @@
 uploaded from the Excel template — and the bureau's overview with the hospitals still missing."""
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from core.db import get_session
-from core.errors import DomainError, FieldError, Invalid
-from core.forms import parse
+from core.errors import FieldError, Invalid
 from core.i18n import N_
 from core.models import OrgKind
-from core.web import acting, download, requires, xlsx_download
+from core.web import acting, attempt, download, requires, xlsx_download
 from procurement import services, services_pages
 from procurement.permissions import BATCH_MANAGE, REPORT_EDIT, REPORT_OVERVIEW, REPORT_READ
-from procurement.views import batch_page, bp, refused
+from procurement.views import batch_page, bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_FIELDS = ("usage_last_year", "usage_year_before", "demand", "explanation")
@@ -47,10 +47,6 @@ def _report_page(batch_id: int, status: int = 200, *, row_errors: dict[int, list
                       min_share=services.batch_rules(session, batch).report_min_share)
 
 
-def _same(report: Any, data: services.ReportIn) -> bool:
-    return all(getattr(report, k) == v for k, v in data.model_dump().items())
-
-
 @bp.route("/batches/<int:batch_id>/report")
 @requires(REPORT_READ)
 def report(batch_id: int):
@@ -69,36 +65,23 @@ def report(batch_id: int):
 def report_save(batch_id: int):
     """Save the filled rows (or, with ``only``, one row). All or nothing: with a problem on
     any row nothing is saved and every row's problems are shown beside its fields."""
-    actor = acting()
-    session = get_session()
     only = request.form.get("only", type=int)
-    row_errors: dict[int, list[FieldError]] = {}
-    saved = 0
-    try:
-        stored = services_pages.own_reports(session, actor, batch_id)
-        for p in services.batch_products(session, actor, batch_id):
-            if only is not None and p.id != only:
-                continue
-            raw = {f: request.form.get(f"{f}-{p.id}", "").strip() for f in REPORT_FIELDS}
-            if not any(raw.values()):
-                if only is not None:
-                    row_errors[p.id] = [FieldError("demand", "Fill in the row before saving it.")]
-                continue
-            try:
-                data = parse(services.ReportIn, {k: v for k, v in raw.items() if v})
-                if p.id in stored and _same(stored[p.id], data):
-                    continue  # unchanged: no new version, no audit record
-                services.submit_report(session, actor, p.id, data)
-                saved += 1
-            except Invalid as exc:
-                row_errors[p.id] = exc.errors
-    except DomainError as exc:
-        return _report_page(batch_id, refused(exc), posted=True)
-    if row_errors:
-        session.rollback()
-        flash(_("Nothing was saved: %(n)s product(s) have problems, marked below.",
-                n=len(row_errors)), "error")
-        return _report_page(batch_id, 422, row_errors=row_errors, posted=True)
+    rows: dict[int, dict[str, str]] = defaultdict(dict)
+    for key, value in request.form.items():  # "<field>-<batch product id>"
+        name, _sep, bp_id = key.rpartition("-")
+        if name in REPORT_FIELDS and bp_id.isdigit():
+            rows[int(bp_id)][name] = value
+    done = attempt(lambda: services.save_report_rows(get_session(), acting(), batch_id, rows,
+                                                     only=only))
+    if not done.ok:
+        row_errors: dict[int, list[FieldError]] = defaultdict(list)
+        for e in done.errors:
+            row_errors[e.row].append(e)
+        if row_errors:
+            flash(_("Nothing was saved: %(n)s product(s) have problems, marked below.",
+                    n=len(row_errors)), "error")
+        return _report_page(batch_id, done.status, row_errors=row_errors, posted=True)
+    saved = done.value
     if saved:
         flash(_("%(n)s product(s) saved.", n=saved), "success")
     else:
@@ -122,21 +105,20 @@ def report_template(batch_id: int):
 def report_upload(batch_id: int):
     """Import the filled template (Excel or CSV): with any bad row nothing is saved and every
     problem is listed by row and field."""
-    session = get_session()
     upload = request.files.get("file")
-    try:
+
+    def load() -> list:
         if upload is None or not upload.filename:
             raise Invalid.one("file", "Choose a file.")
-        saved = services.import_reports(session, acting(), batch_id, upload.filename,
-                                        upload.read())
-    except Invalid as exc:
-        session.rollback()
-        flash(_("Nothing was imported: %(n)s problem(s). Correct the file and upload it again.",
-                n=len(exc.errors)), "error")
-        return _report_page(batch_id, 422, upload_errors=exc.errors)
-    except DomainError as exc:
-        return _report_page(batch_id, refused(exc))
-    flash(_("%(n)s row(s) imported.", n=len(saved)), "success")
+        return services.import_reports(get_session(), acting(), batch_id, upload.filename,
+                                       upload.read())
+    done = attempt(load)
+    if not done.ok:
+        if done.errors:
+            flash(_("Nothing was imported: %(n)s problem(s). Correct the file and upload it "
+                    "again.", n=len(done.errors)), "error")
+        return _report_page(batch_id, done.status, upload_errors=done.errors)
+    flash(_("%(n)s row(s) imported.", n=len(done.value)), "success")
     return redirect(url_for("procurement.report", batch_id=batch_id))
 
 

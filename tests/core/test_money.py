@@ -570,3 +570,14 @@ def test_price_postgresql_round_trip() -> None:
                 trans.rollback()
     finally:
         engine.dispose()
+
+
+def test_round_price_is_the_one_four_place_half_up_rounding():
+    from core.money import round_price
+
+    assert round_price(Decimal("0.12345")) == Decimal("0.1235")
+    assert round_price(Decimal("-0.12345")) == Decimal("-0.1235")
+    assert round_price(Decimal("0.12344999")) == Decimal("0.1234")
+    assert round_price(3) == Decimal("3.0000")
+    with pytest.raises(TypeError):
+        round_price(0.1)  # type: ignore[arg-type]

@@ -246,3 +246,22 @@ def test_catalogue_import_of_a_formula_exports_as_text(session):
     import zipfile
     with zipfile.ZipFile(io.BytesIO(template_xlsx([Column(ATTACK)], rows=[[ATTACK]]))) as z:
         assert b"<f>" not in z.read("xl/worksheets/sheet1.xml")
+
+
+def test_csv_file_of_a_command_line_tool(tmp_path):
+    from core.tabular import CsvFile, CsvFileError
+
+    path = tmp_path / "in.csv"
+    path.write_bytes("\ufeffb,a\n2,1\n\n3\n".encode())
+    with CsvFile(path, ("a", "b"), reorder=True) as f:
+        got = [(f.line, cells) for cells in f.rows]
+    assert f.had_bom and f.header == ["b", "a"]
+    assert got == [(2, ["1", "2"]), (3, []), (4, ["3"])]
+    path.write_text("a,a,c\n")
+    with pytest.raises(CsvFileError) as exc:
+        CsvFile(path, ("a", "b")).__enter__()
+    assert exc.value.line == 1 and exc.value.message == (
+        "missing column(s) b; unexpected column(s) 'c'; duplicate column(s) a. Expected: a,b")
+    path.write_bytes(b"a,b\n1,\xff\n")
+    with pytest.raises(CsvFileError, match="not UTF-8"), CsvFile(path, ("a", "b")) as f:
+        list(f.rows)

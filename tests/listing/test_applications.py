@@ -389,6 +389,27 @@ def test_happy_path_with_a_catalogue_product(session):
     assert listed.value.status == 422 and listed.value.errors[0].field == "product_id"
 
 
+def test_a_proposed_products_moves_are_transitions_with_their_records(session):
+    """Retired with its withdrawn application, proposed again by the next one: each status
+    change of a catalogue product is its workflow's, with an audit record."""
+    w = world(session)
+    app = draft(session, w.op)
+    services.withdraw(session, w.op, app.id)
+    prod = session.get(Product, app.product_id)
+    again = services.create_application(session, w.op, services.ApplicationIn(
+        kind=ApplicationKind.new_listing, new_product=proposal(code=prod.code),
+        proposed_price="5.00"))
+    assert again.product_id == prod.id and prod.status == ProductStatus.proposed
+    moves = [(a.action, a.before, a.after) for a in
+             audits(session, "catalogue_product.retire", prod.id)
+             + audits(session, "catalogue_product.propose_again", prod.id)]
+    assert moves == [
+        ("catalogue_product.retire", {"status": "proposed"}, {"status": "retired"}),
+        ("catalogue_product.propose_again", {"status": "retired"}, {"status": "proposed"})]
+    with pytest.raises(IllegalTransition):
+        services.PRODUCT_FLOW.transition(session, prod, "propose_again", w.op)
+
+
 def test_stale_version_is_refused(session):
     w = world(session)
     app = draft(session, w.op, product(session, w.company))

@@ -354,3 +354,30 @@ def test_a_hospital_no_winner_supplies_is_named(app, session, world):
     assert r.status == RunStatus.infeasible
     assert r.diagnosis == [f"P01: {h2.code} ({h2.name}) in region 330400 (嘉兴市) has no "
                            f"supplier; 300 units cannot be placed"]
+
+
+def test_every_status_change_of_a_run_is_a_recorded_transition(app, session, world):
+    """queued → running → optimal in the job, → superseded and → published by the bureau:
+    each move is made by the run's workflow and leaves its audit record."""
+    from core.models import AuditLog
+
+    c, batch, _ = world
+    first = run(app, session, c, batch)
+    second = run(app, session, c, batch)
+    alloc.publish_run(session, c.manager, second.id)
+    moves = [(a.action, a.before, a.after["status"]) for a in session.exec(
+        select(AuditLog).where(AuditLog.object_type == "vbp_allocation_run",
+                               AuditLog.action.like("vbp_allocation_run.%"))
+        .order_by(AuditLog.id))]
+    assert moves == [
+        ("vbp_allocation_run.start", {"status": "queued"}, "running"),
+        ("vbp_allocation_run.solve", {"status": "running"}, "optimal"),
+        ("vbp_allocation_run.start", {"status": "queued"}, "running"),
+        ("vbp_allocation_run.solve", {"status": "running"}, "optimal"),
+        ("vbp_allocation_run.supersede", {"status": ["infeasible", "optimal"]}, "superseded"),
+        ("vbp_allocation_run.publish", {"status": "optimal"}, "published"),
+    ]
+    assert session.get(AllocationRun, first.id).status == RunStatus.superseded
+    with pytest.raises(IllegalTransition):  # nothing moves a published run again
+        alloc.RUN_FLOW.transition(session, session.get(AllocationRun, second.id), "publish",
+                                  c.manager)

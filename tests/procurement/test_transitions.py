@@ -91,3 +91,52 @@ def test_closing_regions_only_from_the_regions_step(session, stage):
             award.close_regions(session, c.manager, batch.id)
         assert exc.value.status == 409
         assert batch.award_stage == stage
+
+
+def test_a_bids_status_changes_are_transitions_with_their_records(session):
+    """Withdrawn, bid again, disqualified: every move of a bid is its workflow's, with one
+    audit record naming the status before and after, and none carries the price."""
+    from datetime import timedelta
+
+    from tests.procurement.factories import OPENS, bid
+
+    c = cast(session)
+    batch, (bp,) = batch_in_bidding(session, c)
+    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    first = bid(session, c.companies[0], bp, "0.50")
+    bid(session, c.companies[1], bp, "0.60")
+    during = OPENS + timedelta(hours=2)
+    services.withdraw_bid(session, c.companies[0].op, first.id, now=during)
+    again = bid(session, c.companies[0], bp, "0.55")
+    assert again.id == first.id
+    services.move_batch(session, c.manager, batch.id, "close_bidding", now=AFTER)
+    award.run_selection(session, c.manager, batch.id, now=AFTER)
+    award.disqualify_bid(session, c.manager, first.id, "提供虚假材料")
+    moves = [(a.action, a.before, a.after) for a in session.exec(
+        select(AuditLog).where(AuditLog.object_type == "vbp_bid",
+                               AuditLog.object_id == str(first.id),
+                               AuditLog.action != "vbp_bid.submit").order_by(AuditLog.id))]
+    assert moves == [
+        ("vbp_bid.withdraw", {"status": "submitted"}, {"status": "withdrawn"}),
+        ("vbp_bid.resubmit", {"status": "withdrawn"}, {"status": "submitted"}),
+        ("vbp_bid.disqualify", {"status": "submitted"},
+         {"status": "disqualified", "reason": "提供虚假材料"}),
+    ]
+    with pytest.raises(IllegalTransition):
+        services.BID_FLOW.transition(session, session.get(type(first), first.id), "withdraw",
+                                     c.companies[0].op)
+
+
+def test_the_bureau_follows_the_choice_only_once_the_award_has_started(session):
+    """The stage rule is the service's, so the page and any other caller obey it alike."""
+    c = cast(session)
+    batch, _ = batch_in_bidding(session, c)
+    with pytest.raises(DomainError) as exc:
+        award.choice_counts(session, c.manager, batch.id)
+    assert exc.value.status == 409
+    batch.status, batch.award_stage = B.allocating, AwardStage.regions
+    session.add(batch)
+    session.flush()
+    assert award.choice_counts(session, c.manager, batch.id) == {}
+    assert "choice_deadline" in award.award_actions(batch, c.manager)
+    assert "choose" not in award.award_actions(batch, c.hospitals[0].op)
