@@ -10,13 +10,13 @@ from typing import Any
 
 from flask import g, request
 from flask_babel import Babel
-from flask_login import LoginManager, UserMixin
+from flask_login import LoginManager
 from flask_openapi3 import Info, OpenAPI
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import REPO_ROOT, load_settings
 from core.db import Database, close_request_session, get_session
+from core.extensions import LANGUAGES, LoginUser, csrf
 from core.i18n import translate
 from core.logs import configure_logging
 
@@ -24,20 +24,6 @@ log = logging.getLogger("yaocai")
 
 #: Business modules, in dependency order; each package exposes ``init_app(app)``.
 INSTALLED_MODULES = ("listing", "procurement", "direct_pay", "supply_finance", "governance")
-LANGUAGES = {"zh_CN": "中文", "en": "English"}
-
-csrf = CSRFProtect()
-
-
-class LoginUser(UserMixin):
-    """Flask-Login's view of a user: the id carries the session epoch, so a password change
-    or a disable logs the user out of every other session."""
-
-    def __init__(self, user: Any) -> None:
-        self.user = user
-
-    def get_id(self) -> str:
-        return f"{self.user.id}:{self.user.session_epoch}"
 
 
 def _select_locale() -> str:
@@ -181,4 +167,4 @@ def _declare_framework_routes(app: OpenAPI) -> None:
             mark_public(app, endpoint)
 
 
-__all__ = ["create_app", "INSTALLED_MODULES", "LANGUAGES", "csrf"]
+__all__ = ["create_app", "INSTALLED_MODULES", "LANGUAGES", "LoginUser", "csrf"]

@@ -27,6 +27,7 @@ from core import services
 from core.auth import AccountLocked, LoginFailed, LoginPolicy, authenticate
 from core.codes import region_name
 from core.db import get_session
+from core.extensions import LANGUAGES, LoginUser
 from core.forms import parse
 from core.i18n import N_
 from core.labels import actor_label, kind_label, object_urls, status_label
@@ -100,7 +101,6 @@ def login():
             error = _("Wrong username or password.")
             status = 401
         else:
-            from core.app import LoginUser
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("core/login.html", error=error), status
@@ -119,7 +119,6 @@ def logout():
 @bp.route("/lang/<code>")
 @requires(PUBLIC)
 def set_language(code: str):
-    from core.app import LANGUAGES
     if code not in LANGUAGES:
         abort(404)
     resp = make_response(redirect(_safe_next(request.args.get("next"))))
@@ -334,7 +333,6 @@ def account():
             get_session(), actor, request.form.get("current_password", ""),
             request.form.get("new_password", "")), others=False)
         if done.ok:
-            from core.app import LoginUser
             login_user(LoginUser(done.value))  # the epoch changed: renew this session only
             flash(_("Password changed."), "success")
             return redirect(url_for("core.account"))
@@ -439,7 +437,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _nav():
-        from core.app import LANGUAGES
         from core.money import format_fen
         try:
             actor = current_actor()

@@ -17,6 +17,7 @@ from werkzeug.routing import IntegerConverter
 from core.auth import actor_for_token, actor_for_user
 from core.db import commit_request_session, get_session, rollback_request_session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from core.extensions import csrf
 from core.permissions import AUTHENTICATED, PUBLIC, Actor, is_declared
 from core.types import INT_MAX
 
@@ -85,7 +86,6 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 if (request.method not in ("GET", "HEAD", "OPTIONS")
                         and request.path.startswith("/api/") and not g.get("token_auth")):
                     # A browser session writing to the API must prove it is this site.
-                    from core.app import csrf
                     csrf.protect()
                 if not actor.can(permission):
                     raise Forbidden("you do not have the permission for this page",

@@ -5,8 +5,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # Importing registers: services its rule set, jobs the allocation job, the views_* modules
-    # their routes on views.bp (before the blueprint is registered), demo its demo loader.
+    # Importing registers: services its rule set, jobs the allocation job, the views* modules
+    # their routes on blueprint.bp (before it is registered), demo its demo loader.
+    from core.nav import NavItem, register
+    from core.permissions import PUBLIC
     from procurement import (  # noqa: F401
         api,
         cli,
@@ -19,11 +21,19 @@ def init_app(app: Flask) -> None:
         views,
         views_agreements,
         views_award,
+        views_bids,
+        views_reports,
         views_rules,
     )
     i18n.register_labels()
     from procurement import services_todo
     services_todo.register_todos()
-    views.init_app(app)
+    from procurement.blueprint import bp
+    from procurement.permissions import VIEW
+
+    app.register_blueprint(bp)
+    register(NavItem("procurement", "Procurement", "procurement.home", VIEW, 20))
+    register(NavItem("public_procurement_results", "Procurement results",
+                     "procurement.publicity", PUBLIC, 30, "public"))
     api.init_app(app)
     cli.init_app(app)

@@ -1,31 +1,26 @@
 """HTML pages of the Procurement module (集采). Thin: parse, call a service, render.
 
 A batch's pages share one head (code, name, status, the lifecycle buttons) and a row of tabs
-(``TABS``): the overview here, the volume reports in ``views_reports``, the bids in
-``views_bids``. A later page of a batch (winners, regions, hospital choice, allocation,
-agreements) registers its own ``Tab`` and renders through ``batch_page``.
+(``procurement.blueprint``): the overview here, the volume reports in ``views_reports``, the
+bids in ``views_bids``; the award pages and agreements add their own tabs.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.db import get_session
 from core.forms import parse, require_confirmation
 from core.i18n import N_
 from core.models import OrgKind
-from core.nav import NavItem, register
-from core.permissions import PUBLIC, Actor
-from core.types import LOCAL_TZ, utcnow
+from core.types import utcnow
 from core.web import acting, attempt, enum_arg, int_arg, requires
 from listing import services as listing_services
 from procurement import services, services_pages
-from procurement.models import Batch, BatchStatus
+from procurement.blueprint import Tab, add_tab, batch_page, bp, local_input, local_to_utc
+from procurement.models import BatchStatus
 from procurement.permissions import (
     BATCH_MANAGE,
     BATCH_READ,
@@ -35,69 +30,7 @@ from procurement.permissions import (
     VIEW,
 )
 
-bp = Blueprint("procurement", __name__, url_prefix="/procurement", template_folder="templates",
-               static_folder="static")
-
 B = BatchStatus
-
-
-# --- small parsing helpers --------------------------------------------------------------------
-
-
-
-def local_to_utc(value: str) -> str:
-    """A ``datetime-local`` input, wall time in Asia/Shanghai, as an ISO instant in UTC. Text
-    that is not a date and time is passed on unchanged for the validator to name."""
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=LOCAL_TZ)
-    return at.astimezone(UTC).isoformat()
-
-
-def local_input(value: datetime | None) -> str:
-    """A stored UTC instant as the value of a ``datetime-local`` input (Asia/Shanghai)."""
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
-# --- the tabs of a batch ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Tab:
-    """One tab of a batch's pages: shown when the actor holds ``permission`` and ``shown``
-    says so for this batch (``shown`` decides only what is offered; the pages and services
-    check again)."""
-
-    key: str
-    label: str  # an English msgid, translated when rendered
-    endpoint: str
-    permission: str
-    shown: Callable[[Batch, Actor], bool] = lambda batch, actor: True
-
-
-TABS: list[Tab] = []
-
-
-def add_tab(tab: Tab) -> None:
-    TABS.append(tab)
-
-
-def tabs_for(batch: Batch, actor: Actor) -> list[Tab]:
-    return [t for t in TABS if actor.can(t.permission) and t.shown(batch, actor)]
-
-
-def batch_page(template: str, batch: Batch, tab: str, status: int = 200, **context: Any) -> Any:
-    """Render one page of a batch with the shared head: status, lifecycle buttons, tabs."""
-    actor = acting()
-    actions = services.BATCH_FLOW.allowed_actions(batch, actor)
-    # Starting bidding tells the bureau what it leaves behind (the service's rule).
-    bidding_check = services.bidding_check(get_session(), actor, batch.id) \
-        if "open_bidding" in actions else None
-    return render_template(template, batch=batch, tab=tab, tabs=tabs_for(batch, actor),
-                           actions=actions, bidding_check=bidding_check,
-                           now=utcnow(), **context), status
 
 
 add_tab(Tab("overview", N_("Overview"), "procurement.batch_detail", BATCH_READ))
@@ -298,10 +231,3 @@ def product_new(batch_id: int):
                       products=services.batch_products(session, actor, batch_id))
 
 
-def init_app(app: Flask) -> None:
-    from procurement import views_bids, views_reports  # noqa: F401  (they add routes to bp)
-
-    app.register_blueprint(bp)
-    register(NavItem("procurement", "Procurement", "procurement.home", VIEW, 20))
-    register(NavItem("public_procurement_results", "Procurement results",
-                     "procurement.publicity", PUBLIC, 30, "public"))

@@ -21,9 +21,9 @@ from core.web import acting, attempt, download, int_arg, requires, xlsx_download
 from procurement import services
 from procurement import services_allocation as alloc
 from procurement import services_award as award
+from procurement.blueprint import Tab, add_tab, batch_page, bp
 from procurement.models import AgreementStatus, AwardStage, BatchStatus
 from procurement.permissions import AGREEMENT_READ, AGREEMENT_SIGN, BATCH_MANAGE
-from procurement.views import Tab, add_tab, batch_page, bp
 
 B = BatchStatus
 

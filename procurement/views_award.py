@@ -25,6 +25,7 @@ from core.web import acting, attempt, download, int_arg, requires, xlsx_download
 from procurement import services, services_pages
 from procurement import services_allocation as alloc
 from procurement import services_award as award
+from procurement.blueprint import Tab, add_tab, batch_page, bp, local_input, local_to_utc
 from procurement.models import (
     AwardStage,
     Batch,
@@ -38,7 +39,6 @@ from procurement.permissions import (
     REGION_PICK,
     REPORT_OVERVIEW,
 )
-from procurement.views import Tab, add_tab, batch_page, bp, local_input, local_to_utc
 
 B = BatchStatus
 A = AwardStage

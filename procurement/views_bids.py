@@ -14,8 +14,8 @@ from core.i18n import N_
 from core.models import OrgKind
 from core.web import acting, attempt, requires, xlsx_download
 from procurement import services, services_pages
+from procurement.blueprint import batch_page, bp
 from procurement.permissions import BID_EDIT, BID_READ
-from procurement.views import batch_page, bp
 
 
 def _bids_page(batch_id: int, status: int = 200, *, errors: dict[int, list] | None = None,

@@ -14,8 +14,8 @@ from core.i18n import N_
 from core.models import OrgKind
 from core.web import acting, attempt, download, requires, xlsx_download
 from procurement import services, services_pages
+from procurement.blueprint import batch_page, bp
 from procurement.permissions import BATCH_MANAGE, REPORT_EDIT, REPORT_OVERVIEW, REPORT_READ
-from procurement.views import batch_page, bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_FIELDS = ("usage_last_year", "usage_year_before", "demand", "explanation")

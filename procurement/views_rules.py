@@ -11,8 +11,8 @@ from core.db import get_session
 from core.rules import history as rule_history
 from core.web import acting, attempt, requires
 from procurement import services
+from procurement.blueprint import bp
 from procurement.permissions import BATCH_MANAGE, BATCH_READ
-from procurement.views import bp
 
 SCALARS = ("report_min_share", "anchor", "winner_multiplier", "price_floor", "entrant_cap_max",
            "entrant_cap_k", "min_winners", "zero_volume_sd", "result_publicity_working_days",

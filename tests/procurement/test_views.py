@@ -458,3 +458,9 @@ def test_report_errors_in_english_keep_the_percent_sign(client, cast):
     assert "The demand is below the share of the average usage" in html(resp)
     assert "below 80% of the average usage of the last two years needs an explanation" \
         in html(resp)
+
+
+def test_a_batchs_tabs_keep_their_order_whichever_module_adds_them(app):
+    from procurement.blueprint import TAB_ORDER, TABS
+
+    assert [t.key for t in TABS] == list(TAB_ORDER)
