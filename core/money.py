@@ -40,12 +40,14 @@ __all__ = [
     "fen_to_yuan",
     "format_fen",
     "format_price",
+    "price_text",
     "line_amount_fen",
     "line_amounts_total_fen",
     "round_half_up_fen",
     "round_price",
     "sum_fen",
     "to_price",
+    "unit_price_of",
     "yuan_to_fen",
 ]
 
@@ -166,6 +168,15 @@ def round_price(value: Decimal | int) -> Decimal:
     return number.quantize(PRICE_PLACES, context=_ROUND)
 
 
+def unit_price_of(package_price: Decimal | None, units: int) -> Decimal | None:
+    """The price of one smallest unit (单位价格) of a package of ``units``, 4 places half up;
+    None without a price or for a package of one unit (its price is the package's)."""
+    _check_int(units, "units")
+    if package_price is None or units <= 1:
+        return None
+    return round_price(_ROUND.divide(Decimal(package_price), Decimal(units)))
+
+
 def round_half_up_fen(value: Decimal | int) -> int:
     """Round an amount in yuan to whole fen, half away from zero (``ROUND_HALF_UP``).
 
@@ -255,6 +266,23 @@ def format_price(price: Decimal | int) -> str:
     sign = "-" if shown < 0 else ""
     # "," grouping with the "f" type and no precision prints exactly the 4 quantized places.
     return f"{sign}¥{shown.copy_abs():,f}"
+
+
+def price_text(price: Decimal | int) -> str:
+    """A price as a plain number with at least 2 decimal places, never rounded, for messages
+    and package prices: ``12.3`` → ``"12.30"``, ``31.5000`` → ``"31.50"``, ``0.1234`` →
+    ``"0.1234"``."""
+    _reject_float(price, "price")
+    if isinstance(price, bool) or not isinstance(price, (Decimal, int)):
+        raise TypeError(f"price must be Decimal or int, not {type(price).__name__}")
+    value = Decimal(price)
+    if not value.is_finite():
+        raise ValueError("cannot format a non-finite price")
+    value = value.normalize(context=_ROUND) if value else Decimal(0)  # drop trailing zeros
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        value = value.quantize(FEN_PLACES, context=_ROUND)
+    return format(value, "f")
 
 
 def sum_fen(amounts: Iterable[int]) -> int:

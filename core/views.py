@@ -437,7 +437,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _nav():
-        from core.money import format_fen
+        from core.money import format_fen, format_price, price_text
         try:
             actor = current_actor()
         except Exception:  # a bad bearer token on an HTML page: render as anonymous
@@ -450,4 +450,5 @@ def init_app(app: Flask) -> None:
                 "role_labels_all": role_labels(), "format_fen": format_fen,
                 "kind_label": kind_label, "actor_label": actor_label,
                 "status_label": status_label,
-                "region_name": region_name}
+                "region_name": region_name, "format_price": format_price,
+                "price_text": price_text}

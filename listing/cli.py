@@ -16,6 +16,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from core.money import price_text
 from core.tabular import CsvFile, CsvFileError
 from listing.price_rules import (
     DEFAULT_LISTING_RULES,
@@ -23,7 +24,6 @@ from listing.price_rules import (
     Spec,
     diff_cap,
     format_k,
-    format_price,
     parse_decimal,
 )
 
@@ -102,7 +102,7 @@ def _price_row(row: dict[str, str]) -> list[str]:
     target = _spec(row, "")
     factors, cap = diff_cap(rep_price, rep, target, DEFAULT_LISTING_RULES.to_diff_params())
     return [format_k(factors.form), format_k(factors.content), format_k(factors.volume),
-            format_k(factors.units), format_price(cap)]
+            format_k(factors.units), price_text(cap)]
 
 
 @dataclass

@@ -40,6 +40,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from core.money import price_text
+
 __all__ = [
     "DEFAULT_DIFF_PARAMS",
     "DEFAULT_FORM_RATIOS",
@@ -60,7 +62,6 @@ __all__ = [
     "diff_cap",
     "evaluate",
     "format_k",
-    "format_price",
     "k_factors",
     "parse_decimal",
 ]
@@ -118,16 +119,6 @@ def parse_decimal(text: str | Decimal | int, field: str) -> Decimal:
 def format_k(value: Decimal) -> str:
     """A factor K for display: 4 decimal places, rounded half-up (``1.7`` → ``"1.7000"``)."""
     return format(value.quantize(_K_PLACES, rounding=ROUND_HALF_UP, context=_CTX), "f")
-
-
-def format_price(value: Decimal) -> str:
-    """A price in yuan as a string with at least 2 decimal places, never rounded
-    (``12.3`` → ``"12.30"``, ``31.5000`` → ``"31.50"``, ``0.1234`` → ``"0.1234"``)."""
-    value = value.normalize(context=_CTX) if value else Decimal(0)  # drop trailing zeros
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -2:
-        value = value.quantize(_FEN, context=_CTX)
-    return format(value, "f")
 
 
 def _round_fen(value: Decimal) -> Decimal:
@@ -486,7 +477,7 @@ class RuleResult:
             "code": self.code,
             "applies": self.applies,
             "passed": self.passed,
-            "cap": None if self.cap is None else format_price(self.cap),
+            "cap": None if self.cap is None else price_text(self.cap),
             "numbers": dict(self.numbers),
             "message": self.message,
         }
@@ -506,7 +497,7 @@ class PriceCheckResult:
         return {
             "passed": self.passed,
             "governing_cap": None if self.governing_cap is None
-            else format_price(self.governing_cap),
+            else price_text(self.governing_cap),
             "governing_rule": self.governing_rule,
             "results": [r.to_dict() for r in self.results],
         }
@@ -553,13 +544,13 @@ def _linkage(inputs: PriceInputs, price: Decimal) -> RuleResult:
             _positive(item.price, f"{group}.{i}.price", "price")
     lowest = min(evidence, key=lambda e: e.price)  # ties: the first given (declared first)
     numbers = {
-        "price": format_price(price),
-        "lowest_price": format_price(lowest.price),
+        "price": price_text(price),
+        "lowest_price": price_text(lowest.price),
         "lowest_province": lowest.province,
         "lowest_date": lowest.date.isoformat(),
         "lowest_source": lowest.source,
         "evidence_count": str(len(evidence)),
-        "cap": format_price(lowest.price),
+        "cap": price_text(lowest.price),
     }
     return RuleResult(code=LINKAGE, applies=True, passed=price <= lowest.price,
                       cap=lowest.price, numbers=numbers, message=MSG_LINKAGE)
@@ -571,9 +562,9 @@ def _diff_ratio(inputs: PriceInputs, price: Decimal, params: ListingRuleParams) 
         return _not_applicable(DIFF_RATIO, MSG_DIFF_NA)
     factors, cap = diff_cap(rep.price, rep.spec, inputs.spec, params.to_diff_params())
     numbers = {
-        "price": format_price(price),
+        "price": price_text(price),
         "rep_label": rep.label,
-        "rep_price": format_price(rep.price),
+        "rep_price": price_text(rep.price),
         "k_form": format_k(factors.form),
         "k_content": format_k(factors.content),
         "k_volume": format_k(factors.volume),
@@ -581,7 +572,7 @@ def _diff_ratio(inputs: PriceInputs, price: Decimal, params: ListingRuleParams) 
         "k_material": format_k(factors.material),
         "k_package_form": format_k(factors.package_form),
         "k_product": format_k(factors.product),
-        "cap": format_price(cap),
+        "cap": price_text(cap),
     }
     return RuleResult(code=DIFF_RATIO, applies=True, passed=price <= cap, cap=cap,
                       numbers=numbers, message=MSG_DIFF)
@@ -593,8 +584,8 @@ def _vbp(inputs: PriceInputs, price: Decimal, params: ListingRuleParams) -> Rule
         return _not_applicable(VBP, MSG_VBP_NA)
     own = _positive(vbp.own_winning_price, "vbp.own_winning_price", "winning price")
     numbers = {
-        "price": format_price(price),
-        "own_winning_price": format_price(own),
+        "price": price_text(price),
+        "own_winning_price": price_text(own),
         "supplies_this_province": "yes" if vbp.supplies_this_province else "no",
     }
     if vbp.supplies_this_province:
@@ -603,15 +594,15 @@ def _vbp(inputs: PriceInputs, price: Decimal, params: ListingRuleParams) -> Rule
         multiplier = params.vbp_offprovince_multiplier
         multiplied = _round_fen(_CTX.multiply(multiplier, own))
         numbers["multiplier"] = format(multiplier, "f")
-        numbers["multiplied_cap"] = format_price(multiplied)
+        numbers["multiplied_cap"] = price_text(multiplied)
         cap, message = multiplied, MSG_VBP_OFF
         if vbp.highest_winning_price is not None:
             highest = _positive(vbp.highest_winning_price, "vbp.highest_winning_price",
                                 "highest winning price")
-            numbers["highest_winning_price"] = format_price(highest)
+            numbers["highest_winning_price"] = price_text(highest)
             # Either bound satisfies the rule, so the larger one is the cap.
             cap, message = max(multiplied, highest), MSG_VBP_OFF_HIGHEST
-    numbers["cap"] = format_price(cap)
+    numbers["cap"] = price_text(cap)
     return RuleResult(code=VBP, applies=True, passed=price <= cap, cap=cap, numbers=numbers,
                       message=message)
 

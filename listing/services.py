@@ -6,7 +6,7 @@ request, job or command that called it owns the transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -84,6 +84,31 @@ APPLICATION_FLOW = Workflow("listing_application", ApplicationStatus, [
 OPEN_STATUSES = (S.draft, S.submitted, S.under_review, S.returned, S.publicizing)
 #: Statuses in which the applicant may still edit the application and its evidence.
 EDITABLE = (S.draft, S.returned)
+#: A submitted application waiting this long for its review is overdue (审核时限).
+REVIEW_SLA = timedelta(days=5)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long an application has waited since its submission, and whether that is past
+    the review time limit (``REVIEW_SLA``)."""
+
+    days: int
+    hours: int
+    overdue: bool
+
+
+def waiting_times(apps: Iterable[Application], now: datetime | None = None
+                  ) -> dict[int, Waiting]:
+    """The waiting time of each submitted application of ``apps``, by id."""
+    now = now or utcnow()
+    out = {}
+    for app in apps:
+        if app.submitted_at is None:
+            continue
+        age = now - app.submitted_at
+        out[app.id] = Waiting(age.days, age.seconds // 3600, age >= REVIEW_SLA)
+    return out
 
 OBJECTION_FLOW = Workflow("objection", ObjectionStatus, [
     Move.of("uphold", ObjectionStatus.open, ObjectionStatus.upheld, OBJECTION_RESOLVE),

@@ -20,6 +20,7 @@ from core.errors import Invalid
 from core.forms import parse, require_confirmation
 from core.i18n import N_
 from core.models import Organisation
+from core.money import unit_price_of
 from core.nav import NavItem, register
 from core.permissions import PUBLIC
 from core.types import utcnow
@@ -171,8 +172,7 @@ def applications():
     if wants_xlsx():
         return _applications_xlsx(page, {}, N_("Applications"))
     return render_template("listing/applications.html", page=page, queue=False,
-                           statuses=list(ApplicationStatus), kinds=list(ApplicationKind),
-                           now=utcnow())
+                           statuses=list(ApplicationStatus), kinds=list(ApplicationKind))
 
 
 @bp.route("/review")
@@ -194,7 +194,8 @@ def review_queue():
                            statuses=[ApplicationStatus.submitted, ApplicationStatus.under_review],
                            kinds=list(ApplicationKind), reviewers=reviewers,
                            reviewer_names={u.id: u.display_name for u in reviewers},
-                           now=utcnow())
+                           waiting=services.waiting_times(a for a, _p, _o in page.items),
+                           sla_days=services.REVIEW_SLA.days)
 
 
 def _application_form_data() -> dict[str, Any]:
@@ -295,6 +296,8 @@ def _detail_context(session: Any, actor: Any, app: Application,
     reviewers = services.reviewers(session, actor) if actor.can(APP_REVIEW) else []
     return {
         "app": app, "product": product, "rep": rep, "listing": listing,
+        "unit_price": unit_price_of(app.proposed_price, product.units_per_package)
+        if product else None,
         "org": session.get(Organisation, app.org_id),
         "evidence": services.evidence_lines(session, actor, app.id),
         "attachments": services.attachments_of(session, actor, application_id=app.id),
@@ -494,10 +497,11 @@ def listing_detail(listing_id: int):
             flash(_("Listing updated."), "success")
         return redirect(url_for("listing.listing_detail", listing_id=listing_id))
     listing = services.get_listing(session, actor, listing_id)
+    product = session.get(Product, listing.product_id)
     history = services.history(session, actor, "listing", listing.id)
     return render_template(
-        "listing/listing_detail.html", listing=listing,
-        product=session.get(Product, listing.product_id), history=history,
+        "listing/listing_detail.html", listing=listing, product=product,
+        unit_price=unit_price_of(listing.price, product.units_per_package), history=history,
         attachments=services.attachments_of(session, actor, listing_id=listing.id),
         actions=services.LISTING_FLOW.allowed_actions(listing, actor),
         reasons=list(ListingReason))

@@ -150,7 +150,7 @@ def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn, *
     require(actor, BATCH_MANAGE)
     batch = get_batch(session, actor, batch_id)
     check_version("vbp_batch", batch, expected_version)
-    if batch.status in (B.executing, B.closed, B.cancelled):
+    if batch.status in _FIXED:
         raise Conflict("vbp_batch %(id)s cannot be changed when %(status)s",
                        params={"id": batch.id, "status": status_term("vbp_batch", batch.status)},
                        current_status=batch.status.value)
@@ -167,6 +167,23 @@ def update_batch(session: Session, actor: Actor, batch_id: int, data: BatchIn, *
     audit.record(session, actor, "vbp_batch.update", "vbp_batch", batch.id,
                  after=data.model_dump(mode="json"))
     return batch
+
+
+#: Statuses in which a batch's details can no longer change.
+_FIXED = (B.executing, B.closed, B.cancelled)
+
+
+def batch_actions(batch: Batch, actor: Actor) -> frozenset[str]:
+    """What ``actor`` may do on the batch's own pages now besides its lifecycle moves
+    (``BATCH_FLOW.allowed_actions``): ``edit`` its details, ``add_product`` while a draft."""
+    if not actor.can(BATCH_MANAGE):
+        return frozenset()
+    out = set()
+    if batch.status not in _FIXED:
+        out.add("edit")
+    if batch.status == B.draft:
+        out.add("add_product")
+    return frozenset(out)
 
 
 def move_batch(session: Session, actor: Actor, batch_id: int, action: str, *,
@@ -703,6 +720,12 @@ class BidView:
     package_price: Decimal | None
     ucp: Decimal | None
     sealed: bool
+
+    @property
+    def live(self) -> bool:
+        """Whether the bid stands (submitted): it may be withdrawn or replaced while bidding
+        is open."""
+        return "withdraw" in BID_FLOW.allowed_actions(self)
 
 
 def bids_sealed(batch: Batch, now: datetime | None = None) -> bool:

@@ -344,6 +344,12 @@ class RunsBoard:
     can_publish: bool
 
     @property
+    def solving(self) -> frozenset[int]:
+        """The runs still queued or solving."""
+        return frozenset(i for i, s in self.statuses.items()
+                         if s in (RunStatus.queued, RunStatus.running))
+
+    @property
     def has_lines(self) -> bool:
         return self.run is not None and self.statuses[self.run.id] in (
             RunStatus.optimal, RunStatus.published, RunStatus.superseded)
@@ -615,6 +621,7 @@ class AgreementsBoard:
     side: str | None  # "hospital" or "enterprise": the actor's own column is hidden
     can_sign: bool
     can_renew: bool
+    volume_editable: frozenset[int]  # the renewals shown whose volume the actor may raise
 
 
 def agreements_board(session: Session, actor: Actor, batch_id: int, *,
@@ -626,15 +633,23 @@ def agreements_board(session: Session, actor: Actor, batch_id: int, *,
     party = actor.org_id is not None and not actor.is_bureau
     side = {OrgKind.hospital: "hospital", OrgKind.enterprise: "enterprise"}.get(
         actor.org_kind) if actor.org_kind is not None else None
+    can_sign = actor.can(AGREEMENT_SIGN) and party and batch.status in (B.allocating,
+                                                                         B.executing)
     return AgreementsBoard(
         rows, orgs=_party_names(session, actor, batch_id, rows.items),
         signers=_signer_names(session, actor, batch_id, rows.items),
         previous=_previous_volumes(session, actor, rows.items),
         summary=agreement_summary(session, actor, batch_id),
         waiting=_waiting(session, actor, batch_id) if party else {}, side=side,
-        can_sign=actor.can(AGREEMENT_SIGN) and party and batch.status in (B.allocating,
-                                                                           B.executing),
-        can_renew=actor.can(BATCH_MANAGE) and batch.status == B.executing)
+        can_sign=can_sign, can_renew=actor.can(BATCH_MANAGE) and batch.status == B.executing,
+        volume_editable=frozenset(
+            a.id for a in rows.items if can_sign and _renewal_open(a)
+            and a.hospital_id == actor.org_id))
+
+
+def _renewal_open(agreement: AgreementRow) -> bool:
+    """A renewal not yet signed by anyone: its hospital may still raise the volume."""
+    return agreement.previous_id is not None and agreement.status == S.proposed
 
 
 def _readable_ids(actor: Actor, batch_id: int, *columns: Any) -> Any:
@@ -801,7 +816,7 @@ def set_volume(session: Session, actor: Actor, agreement_id: int, volume: int, *
         raise Invalid.one("volume", "Enter a whole number of smallest units.")
     if actor.org_id != agreement.hospital_id:
         raise Forbidden("only the hospital sets the volume of its renewal")
-    if agreement.previous_id is None or agreement.status != S.proposed:
+    if not _renewal_open(agreement):
         raise Conflict("vbp_agreement %(id)s is not an unsigned renewal",
                        params={"id": agreement.id}, current_status=agreement.status.value)
     check_version("vbp_agreement", agreement, expected_version)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from core.errors import Conflict
+from core.i18n import N_
 from core.models import AuditLog, Organisation
 from core.permissions import Actor
 from core.scoping import readable_by
@@ -170,6 +171,21 @@ def batch_history(session: Session, actor: Actor, batch_id: int) -> list[AuditLo
     return list(session.exec(readable_by(AuditLog, actor).where(
         AuditLog.object_type == "vbp_batch", AuditLog.object_id == str(batch_id))
         .order_by(AuditLog.seq)))
+
+
+#: The bureau's next step on a batch in progress, by its status: what to do, and the page
+#: (None: the batch's overview is the place, no link of its own).
+_NEXT_STEPS: dict[BatchStatus, tuple[str, str | None]] = {
+    BatchStatus.draft: (N_("Add the products, then open reporting"), None),
+    BatchStatus.reporting: (N_("Follow the reports"), "procurement.reports_overview"),
+    BatchStatus.bidding: (N_("Bids (sealed)"), "procurement.bids"),
+    BatchStatus.evaluating: (N_("Opened bids"), "procurement.bids"),
+}
+
+
+def next_step(batch: Batch) -> tuple[str, str | None]:
+    """The bureau's next step on ``batch``: a msgid and the endpoint of its page."""
+    return _NEXT_STEPS.get(batch.status, (N_("Overview"), "procurement.batch_detail"))
 
 
 def reporting_open(batch: Batch, now: datetime | None = None) -> bool:

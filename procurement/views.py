@@ -60,6 +60,7 @@ def home():
     if actor.is_bureau:
         context["counts"] = services_pages.status_counts(session, actor)
         context["batches"] = services_pages.batches_in(session, actor, ACTIVE)
+        context["next_steps"] = {b.id: services_pages.next_step(b) for b in context["batches"]}
     elif actor.org_kind == OrgKind.hospital:
         context["batches"] = services_pages.batches_in(session, actor, [B.reporting])
         context["progress"] = services_pages.report_progress(
@@ -164,6 +165,7 @@ def _overview(batch_id: int, status: int = 200) -> Any:
     return batch_page("procurement/batch_detail.html", batch, "overview", status,
                       products=products, history=history, stages=STAGES,
                       can_manage=actor.can(BATCH_MANAGE),
+                      may=services.batch_actions(batch, actor),
                       reporting_open=services_pages.reporting_open(batch),
                       bidding_open=services.bidding_open(batch))
 

@@ -75,7 +75,7 @@ def _agreements_page(batch_id: int, status: int = 200, *, errors: dict[int, list
         products={p.id: p for p in services.batch_products(session, actor, batch_id)},
         orgs=board.orgs, signers=board.signers, previous=board.previous,
         summary=board.summary, waiting=board.waiting, can_sign=board.can_sign,
-        can_renew=board.can_renew, renew_years=list(range(2, batch.cycle_years + 1)),
+        can_renew=board.can_renew, volume_editable=board.volume_editable, renew_years=list(range(2, batch.cycle_years + 1)),
         own_org=actor.org_id, side=board.side, errors=errors or {}, posted=posted,
         form=request.form, format_fen=format_fen, format_price=format_price)
 

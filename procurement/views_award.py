@@ -427,7 +427,8 @@ def _allocation_page(batch_id: int, run_id: int | None = None, status: int = 200
     return batch_page(
         "procurement/allocation.html", batch, "allocation", status, runs=board.runs,
         statuses=board.statuses, run=board.run, lines=lines, products=products,
-        product_id=product_id, refresh=board.active, can_start=board.can_start,
+        product_id=product_id, refresh=board.active, solving=board.solving,
+        can_start=board.can_start,
         can_publish=board.can_publish, format_fen=format_fen)
 
 

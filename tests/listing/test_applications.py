@@ -692,3 +692,16 @@ def test_field_checks_on_drafts(session, clock):
         services.assign(session, w.op, app.id, None)
     services.withdraw(session, w.op, app.id)
     assert session.get(Product, prod.id).status == ProductStatus.active  # a catalogue product
+
+
+def test_the_review_time_limit_is_the_services(session):
+    """The queue marks an application overdue from ``REVIEW_SLA`` on (the page holds no
+    threshold of its own)."""
+    w = world(session)
+    app = draft(session, w.op)
+    services.submit(session, w.op, app.id)
+    start = app.submitted_at
+    assert services.waiting_times([app], start + services.REVIEW_SLA - timedelta(hours=1)) \
+        == {app.id: services.Waiting(4, 23, False)}
+    assert services.waiting_times([app], start + services.REVIEW_SLA)[app.id].overdue
+    assert services.waiting_times([draft(session, w.op)]) == {}

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from core.money import price_text
 from listing.price_rules import (
     DEFAULT_DIFF_PARAMS,
     DEFAULT_FORM_RATIOS,
@@ -28,7 +29,6 @@ from listing.price_rules import (
     diff_cap,
     evaluate,
     format_k,
-    format_price,
     k_factors,
     parse_decimal,
 )
@@ -383,9 +383,9 @@ def test_format_k_and_price():
     assert format_k(D("1.00005")) == "1.0001"  # half-up
     assert format_k(D("1.363967358879414")) == "1.3640"
     assert format_k(ONE) == "1.0000"
-    assert format_price(D("12.3")) == "12.30"
-    assert format_price(D("0.1234")) == "0.1234"
-    assert format_price(D("5")) == "5.00"
+    assert price_text(D("12.3")) == "12.30"
+    assert price_text(D("0.1234")) == "0.1234"
+    assert price_text(D("5")) == "5.00"
 
 
 # --- rule parameters ------------------------------------------------------------------------
