@@ -102,7 +102,8 @@ def test_a_bids_status_changes_are_transitions_with_their_records(session):
 
     c = cast(session)
     batch, (bp,) = batch_in_bidding(session, c)
-    services.move_batch(session, c.manager, batch.id, "open_bidding")
+    services.move_batch(session, c.manager, batch.id, "open_bidding",
+                        reason="报量截止前开始投标（测试）")
     first = bid(session, c.companies[0], bp, "0.50")
     bid(session, c.companies[1], bp, "0.60")
     during = OPENS + timedelta(hours=2)
