@@ -227,9 +227,11 @@ TERMS: tuple[str, ...] = (
     N_('Only PDF, JPEG and PNG files are accepted.'),  # upload error (storage.py)
     N_('The file is larger than 10 MB.'),  # upload error (storage.py)
     N_('Product catalogue'),  # nav item
-    N_('catalogue_product.activate'),  # audit action (services.PRODUCT_FLOW)
-    N_('catalogue_product.retire'),  # audit action
-    N_('catalogue_product.propose_again'),  # audit action
+    N_('product.activate'),  # audit action (services.PRODUCT_FLOW)
+    N_('action:retire'),  # action of a catalogue product
+    N_('action:propose_again'),  # action of a catalogue product
+    N_('product.retire'),  # audit action
+    N_('product.propose_again'),  # audit action
 )
 
 

@@ -119,7 +119,7 @@ P = ProductStatus
 #: A catalogue product (目录产品) a company proposes inside a new-listing application: the
 #: listing's completion makes it active; a rejected or withdrawn proposal retires it, and a
 #: resubmitted application proposes it again. The application's own moves decide who may.
-PRODUCT_FLOW = Workflow("catalogue_product", ProductStatus, [
+PRODUCT_FLOW = Workflow("product", ProductStatus, [
     Move.of("activate", [P.proposed, P.retired], P.active),
     Move.of("retire", P.proposed, P.retired),
     Move.of("propose_again", P.retired, P.proposed),

@@ -133,6 +133,13 @@ TERMS: tuple[str, ...] = (
     N_('vbp_batch %(id)s is not at this step of the allocation'),  # services_award
     N_('This winner is ranked twice.'),  # message (api.py)
     N_('vbp_bid.resubmit'),  # audit action (services.BID_FLOW)
+    N_('action:disqualify'),  # action of a bid or an allocation run
+    N_('action:resubmit'),  # action of a bid or an allocation run
+    N_('action:start'),  # action of a bid or an allocation run
+    N_('action:solve'),  # action of a bid or an allocation run
+    N_('action:find_infeasible'),  # action of a bid or an allocation run
+    N_('action:publish'),  # action of a bid or an allocation run
+    N_('action:supersede'),  # action of a bid or an allocation run
     N_('vbp_allocation_run.start'),  # audit action (services_allocation.RUN_FLOW)
     N_('vbp_allocation_run.solve'),  # audit action
     N_('vbp_allocation_run.find_infeasible'),  # audit action

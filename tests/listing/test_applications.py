@@ -401,11 +401,11 @@ def test_a_proposed_products_moves_are_transitions_with_their_records(session):
         proposed_price="5.00"))
     assert again.product_id == prod.id and prod.status == ProductStatus.proposed
     moves = [(a.action, a.before, a.after) for a in
-             audits(session, "catalogue_product.retire", prod.id)
-             + audits(session, "catalogue_product.propose_again", prod.id)]
+             audits(session, "product.retire", prod.id)
+             + audits(session, "product.propose_again", prod.id)]
     assert moves == [
-        ("catalogue_product.retire", {"status": "proposed"}, {"status": "retired"}),
-        ("catalogue_product.propose_again", {"status": "retired"}, {"status": "proposed"})]
+        ("product.retire", {"status": "proposed"}, {"status": "retired"}),
+        ("product.propose_again", {"status": "retired"}, {"status": "proposed"})]
     with pytest.raises(IllegalTransition):
         services.PRODUCT_FLOW.transition(session, prod, "propose_again", w.op)
 
