@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -85,6 +85,22 @@ def at_stage(batch: Batch, stage: AwardStage) -> bool:
 def choice_closed(batch: Batch, now: datetime | None = None) -> bool:
     """Whether the bureau's choice deadline has passed."""
     return batch.choice_deadline is not None and (now or utcnow()) > batch.choice_deadline
+
+
+@dataclass(frozen=True)
+class ResultsNotice:
+    """Where the batch's results stand, for the results pages: whether the winners are still
+    being selected (the bureau's step), in publicity until ``publicity_until``, or final."""
+
+    selecting: bool
+    in_publicity: bool
+    publicity_until: date | None
+
+
+def results_notice(batch: Batch) -> ResultsNotice:
+    publicity = batch.status == B.publicizing
+    return ResultsNotice(batch.status == B.evaluating, publicity,
+                         batch.publicity_ends_on if publicity else None)
 
 
 def award_actions(batch: Batch, actor: Actor, now: datetime | None = None) -> frozenset[str]:

@@ -19,7 +19,6 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.forms import require_confirmation
 from core.i18n import N_
 from core.models import OrgKind
-from core.money import format_fen, format_price
 from core.permissions import PUBLIC, Actor
 from core.web import acting, attempt, download, int_arg, requires, xlsx_download
 from procurement import services, services_pages
@@ -150,7 +149,8 @@ def _results_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
         multiplier=format(params.winner_multiplier.normalize(), "f"),
         rule_text=lambda v, cap: _rule_text(v, params, cap),
         can_select="select" in may, can_disqualify="disqualify" in may,
-        errors=errors or {}, posted=posted, form=request.form, format_price=format_price,
+        notice=award.results_notice(batch),
+        errors=errors or {}, posted=posted, form=request.form,
         disqualified=gone, org_names=services_pages.org_names(
             session, actor, [b.org_id for bids in gone.values() for b in bids]))
 
@@ -240,7 +240,7 @@ def publicity_detail(batch_id: int):
         return render_template("procurement/publicity.html", batch=batch, rows=None,
                                page=None)
     return render_template("procurement/publicity.html", batch=batch, rows=rows, page=None,
-                           names=_names(rows), format_price=format_price)
+                           names=_names(rows), notice=award.results_notice(batch))
 
 
 # --- supply regions ---------------------------------------------------------------------------
@@ -259,8 +259,7 @@ def _regions_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
         region_info=award.region_summary(session, regions),
         picking=award.at_stage(batch, A.regions), own_org=actor.org_id,
         can_pick="pick" in may, can_close="close" in may,
-        errors=errors or {}, primary=SupplyRole.primary, backup=SupplyRole.backup,
-        format_price=format_price)
+        errors=errors or {}, primary=SupplyRole.primary, backup=SupplyRole.backup)
 
 
 @bp.route("/batches/<int:batch_id>/regions")
@@ -323,8 +322,7 @@ def _choices_page(batch_id: int, status: int = 200, *, errors: dict[int, list] |
     actor = acting()
     session = get_session()
     batch = services.get_batch(session, actor, batch_id)
-    context: dict[str, Any] = {"errors": errors or {}, "posted": posted, "form": request.form,
-                               "format_price": format_price}
+    context: dict[str, Any] = {"errors": errors or {}, "posted": posted, "form": request.form}
     products = services.batch_products(session, actor, batch_id)
     if actor.org_kind == OrgKind.hospital:
         context["options"] = award.choice_options(session, actor, batch_id)
@@ -429,7 +427,7 @@ def _allocation_page(batch_id: int, run_id: int | None = None, status: int = 200
         statuses=board.statuses, run=board.run, lines=lines, products=products,
         product_id=product_id, refresh=board.active, solving=board.solving,
         can_start=board.can_start,
-        can_publish=board.can_publish, format_fen=format_fen)
+        can_publish=board.can_publish)
 
 
 @bp.route("/batches/<int:batch_id>/allocation")
