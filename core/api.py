@@ -394,7 +394,7 @@ def health_check():
 
 
 def init_app(app: Flask) -> None:
-    from core.app import csrf
+    from core.extensions import csrf
     app.register_api(api)
     app.register_api(health)
     _document_as_amended(app)

@@ -167,4 +167,4 @@ def _declare_framework_routes(app: OpenAPI) -> None:
             mark_public(app, endpoint)
 
 
-__all__ = ["create_app", "INSTALLED_MODULES", "LANGUAGES", "LoginUser", "csrf"]
+__all__ = ["create_app", "INSTALLED_MODULES"]

@@ -471,6 +471,6 @@ def import_products():
 
 
 def init_app(app: Flask) -> None:
-    from core.app import csrf
+    from core.extensions import csrf
     csrf.exempt(api)
     app.register_api(api)

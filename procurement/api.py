@@ -892,7 +892,7 @@ def set_volume(path: AgreementPath, body: VolumeBody, header: IfMatch):
 
 
 def init_app(app: Flask) -> None:
-    from core.app import csrf
+    from core.extensions import csrf
     # Token calls carry no cookie; session-cookie writes are checked in ``requires`` with the
     # X-CSRFToken header instead.
     csrf.exempt(api)

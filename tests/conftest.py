@@ -7,11 +7,19 @@ import os
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from core.app import create_app
 from core.migrate import upgrade
 from core.permissions import Actor
 from tests.support import reset_postgres_schema, test_database_url
+
+# Property tests judge results, not speed: a wall-clock deadline or the "generation is slow"
+# health check measures how busy the machine is (a second suite on the other core, a database
+# server), not the code, so both are off; speed is measured by the benchmarks under bench/.
+settings.register_profile("yaocai", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("yaocai")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
-from core.app import INSTALLED_MODULES, LANGUAGES
+from core.app import INSTALLED_MODULES
+from core.extensions import LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 ZH_PO = ROOT / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"

@@ -34,7 +34,7 @@ def probe_app(database_url, tmp_path_factory, db):
         _create("提交失败医院")
         raise Conflict("something clashed after the write")
 
-    from core.app import csrf
+    from core.extensions import csrf
     csrf.exempt(probe_ok)
     csrf.exempt(probe_fail)
     app.extensions["yaocai.db"].bind_override = db
